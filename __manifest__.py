@@ -1,0 +1,20 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0.html).
+{
+    "name": "Integration Suite",
+    "summary": "JSON-2 API, reliable signed outgoing webhooks and safe incoming webhooks",
+    "version": "18.0.1.0.0",
+    "category": "Extra Tools",
+    "website": "https://github.com/integration-suite/integration_suite",
+    "author": "Integration Suite contributors",
+    "license": "LGPL-3",
+    "depends": ["web", "base_automation"],
+    "external_dependencies": {
+        "python": ["requests", "jsonschema", "standardwebhooks"],
+    },
+    "data": [
+        "security/integration_suite_security.xml",
+        "security/ir.model.access.csv",
+    ],
+    "post_load": "post_load",
+    "installable": True,
+}

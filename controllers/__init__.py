@@ -1,0 +1,3 @@
+from . import json2
+from . import version
+from . import doc

@@ -1,0 +1,58 @@
+"""Map any exception to the JSON-2 ``(status, body, headers)`` triple."""
+import traceback
+from http import HTTPStatus
+
+import psycopg2
+from werkzeug.exceptions import HTTPException
+
+from odoo.exceptions import AccessDenied, AccessError, MissingError, UserError
+from odoo.http import SessionExpiredException
+from odoo.tools import config
+
+STATUS_BY_EXCEPTION = (
+    # most specific first: MissingError and AccessError are UserErrors
+    (MissingError, HTTPStatus.NOT_FOUND),
+    (AccessError, HTTPStatus.FORBIDDEN),
+    (AccessDenied, HTTPStatus.FORBIDDEN),
+    (SessionExpiredException, HTTPStatus.FORBIDDEN),
+    (UserError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (psycopg2.errors.LockNotAvailable, HTTPStatus.CONFLICT),
+)
+
+
+def _show_debug(env):
+    if config["dev_mode"]:
+        return True
+    try:
+        return bool(env and env.uid and env.user._is_system())
+    except Exception:  # noqa: BLE001 - a broken env must not hide the original error
+        return False
+
+
+def error_status_and_body(exc, env=None):
+    """Return ``(status, body, headers)`` for ``exc``.
+
+    The body keys come in 19.0's order: name, message, arguments, context,
+    debug. The traceback goes to system administrators and dev mode only.
+    """
+    headers = []
+    message = arguments = None
+    if isinstance(exc, HTTPException):
+        status = exc.code or HTTPStatus.INTERNAL_SERVER_ERROR
+        message = exc.description
+        arguments = [exc.description, exc.code]
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    else:
+        status = next(
+            (code for cls, code in STATUS_BY_EXCEPTION if isinstance(exc, cls)),
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+        )
+    cls = type(exc)
+    body = {
+        "name": f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ else cls.__qualname__,
+        "message": str(exc) if message is None else message,
+        "arguments": list(exc.args) if arguments is None else arguments,
+        "context": getattr(exc, "context", {}) or {},
+        "debug": "".join(traceback.format_exception(exc)) if _show_debug(env) else "",
+    }
+    return int(status), body, headers

@@ -1,0 +1,117 @@
+"""What a user may call, described for ``/doc-bearer`` and OpenAPI."""
+from odoo.release import version
+
+from .methods import method_description, public_method_names
+from .serialize import to_jsonable
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["name", "message", "arguments", "context", "debug"],
+    "properties": {
+        "name": {"type": "string"},
+        "message": {"type": "string"},
+        "arguments": {"type": "array"},
+        "context": {"type": "object"},
+        "debug": {"type": "string"},
+    },
+}
+
+
+def readable_models(env, names=None):
+    """Models (sorted by name) that ``env``'s user may read, optionally among ``names``."""
+    names = sorted(env.registry) if names is None else sorted(n for n in names if n in env.registry)
+    return [env[name] for name in names if env[name].has_access("read")]
+
+
+def model_index(env):
+    """19.0's ``/doc/index.json`` shape."""
+    modules = env["ir.module.module"].sudo().search([("state", "=", "installed")]).mapped("name")
+    return {
+        "modules": sorted(modules),
+        "models": [
+            {
+                "model": model._name,
+                "name": model._description,
+                "fields": {name: {"string": field.string} for name, field in model._fields.items()},
+                "methods": public_method_names(model),
+            }
+            for model in readable_models(env)
+        ],
+    }
+
+
+def model_description(model):
+    """19.0's ``/doc/<model>.json`` shape: fields and methods with ordered parameters."""
+    fields = model.fields_get()
+    for name, desc in fields.items():
+        desc["module"] = model._fields[name]._module or ""
+    return to_jsonable({
+        "model": model._name,
+        "name": model._description,
+        "doc": (type(model).__doc__ or "").strip(),
+        "fields": fields,
+        "methods": {name: method_description(model, name) for name in public_method_names(model)},
+    })
+
+
+def _operation(model, name):
+    desc = method_description(model, name)
+    properties = {
+        "context": {"type": "object", "description": "Replaces the call's context."},
+    }
+    if "model" not in desc["api"]:
+        properties["ids"] = {
+            "oneOf": [
+                {"type": "integer"},
+                {"type": "array", "items": {"type": "integer"}},
+            ],
+            "description": "Records the method runs on.",
+        }
+    required = []
+    for pname, param in desc["parameters"].items():
+        properties[pname] = {"description": param.get("annotation", "")}
+        if "default" in param:
+            properties[pname]["default"] = param["default"]
+        else:
+            required.append(pname)
+    error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "post": {
+            "operationId": f"{model._name}.{name}",
+            "summary": desc["doc"].split("\n", 1)[0][:200],
+            "tags": [model._name],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": "**" in desc["signature"],
+                }}},
+            },
+            "responses": {
+                "200": {"description": "The method's result", "content": {"application/json": {"schema": {}}}},
+                **{code: error for code in ("400", "401", "403", "404", "415", "422", "500")},
+            },
+        }
+    }
+
+
+def openapi_document(env, base_url, model_names=None, method_names=None):
+    """An OpenAPI 3.1 document of the models and public methods ``env``'s user may use."""
+    paths = {}
+    for model in readable_models(env, model_names):
+        for name in public_method_names(model):
+            if method_names is None or name in method_names:
+                paths[f"/json/2/{model._name}/{name}"] = _operation(model, name)
+    return to_jsonable({
+        "openapi": "3.1.0",
+        "info": {"title": "Odoo JSON-2 API", "version": version},
+        "servers": [{"url": base_url}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": ERROR_SCHEMA},
+        },
+        "paths": paths,
+    })

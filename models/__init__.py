@@ -1,0 +1,3 @@
+from . import ir_http
+from . import res_users
+from . import res_users_apikeys

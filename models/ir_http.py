@@ -1,0 +1,48 @@
+import re
+
+import werkzeug.exceptions
+
+from odoo import models
+from odoo.exceptions import AccessDenied
+from odoo.http import request
+
+BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE)
+
+
+class IrHttp(models.AbstractModel):
+    _inherit = "ir.http"
+
+    @classmethod
+    def _auth_method_bearer(cls):
+        """19.0's bearer authentication: cached key checks, stateless, 401 with a challenge."""
+        headers = request.httprequest.headers
+        match = BEARER.match(headers.get("Authorization") or "")
+        if match:
+            token = match.group(1).strip()
+            uid = request.env["res.users.apikeys"]._check_credentials_cached(scope="rpc", key=token)
+            if not uid:
+                raise werkzeug.exceptions.Unauthorized("Invalid apikey")
+            if request.env.uid and request.env.uid != uid:
+                raise AccessDenied("Session user does not match the used apikey.")
+            request.update_env(user=uid)
+            request.session.can_save = False
+        elif not request.env.uid:
+            raise werkzeug.exceptions.Unauthorized(
+                "User not authenticated, use an API Key with a Bearer Authorization header."
+            )
+        elif not (
+            headers.get("Sec-Fetch-Dest") == "document"
+            and headers.get("Sec-Fetch-Mode") == "navigate"
+            and headers.get("Sec-Fetch-Site") in ("none", "same-origin")
+            and headers.get("Sec-Fetch-User") == "?1"
+        ):
+            raise werkzeug.exceptions.Unauthorized(
+                'Missing "Authorization" or Sec-headers for interactive usage.'
+            )
+        cls._auth_method_user()
+
+    @classmethod
+    def _pre_dispatch(cls, rule, args):
+        super()._pre_dispatch(rule, args)
+        if getattr(request, "_integration_db_from_header", False):
+            request.session.can_save = False  # X-Odoo-Database makes the call stateless

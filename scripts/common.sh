@@ -1,0 +1,42 @@
+# Shared by run.sh, test.sh and the benchmarks: find Odoo, stage the addon, pick ports.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+run_dir=$root/.run
+PYTHON=${PYTHON:-python3}
+
+# The Odoo command: ODOO_BIN, else `odoo` on PATH.
+odoo_bin() {
+  if [ -n "${ODOO_BIN:-}" ]; then echo "$ODOO_BIN"; else command -v odoo || true; fi
+}
+
+# The Odoo series importable by $PYTHON (empty when none).
+odoo_series() {
+  "$PYTHON" -c 'import odoo.release as r; print(r.serie)' 2>/dev/null || true
+}
+
+# Odoo's own addons folders, next to the imported odoo package.
+odoo_addons_path() {
+  "$PYTHON" - <<'PY'
+import os, odoo
+base = os.path.dirname(os.path.abspath(odoo.__file__))
+paths = [os.path.join(base, "addons"), os.path.join(os.path.dirname(base), "addons")]
+print(",".join(p for p in paths if os.path.isdir(os.path.join(p, "web"))
+               or os.path.isdir(os.path.join(p, "base"))))
+PY
+}
+
+# The folder that holds the addon under its technical name `integration_suite`.
+# A checkout named otherwise is copied there (Odoo and pytest-odoo use the real name).
+stage_addon() {
+  if [ "$(basename "$root")" = integration_suite ]; then
+    dirname "$root"
+    return
+  fi
+  local stage=$run_dir/addons/integration_suite
+  rm -rf "$stage" && mkdir -p "$stage"
+  (cd "$root" && tar -c --exclude=./.run --exclude=./.git --exclude=__pycache__ . ) | tar -x -C "$stage"
+  echo "$run_dir/addons"
+}
+
+free_port() {
+  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

@@ -1,0 +1,45 @@
+"""Helpers shared by the HTTP tests: real requests against the test server."""
+import json
+
+import requests
+
+from odoo.tests import HttpCase, new_test_user
+
+
+class IntegrationHttpCase(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.admin = cls.env.ref("base.user_admin")
+        cls.admin_key = cls.make_key(cls.admin)
+        cls.user = new_test_user(cls.env, login="json2_user", groups="base.group_user")
+        cls.user_key = cls.make_key(cls.user)
+
+    @classmethod
+    def make_key(cls, user, scope=None, expiration=None):
+        return cls.env["res.users.apikeys"].with_user(user).sudo()._generate(scope, "test", expiration)
+
+    def post(self, path, body=None, key=None, headers=None, raw=None, session=None):
+        """POST ``body`` as JSON (or ``raw`` bytes) without any cookie unless ``session``."""
+        sent = {"Content-Type": "application/json"}
+        if key:
+            sent["Authorization"] = f"bearer {key}"
+        sent.update(headers or {})
+        data = raw if raw is not None else json.dumps(body if body is not None else {})
+        return (session or requests.Session()).post(
+            self.base_url() + path, data=data, headers=sent, timeout=60, allow_redirects=False
+        )
+
+    def call(self, model, method, body=None, key=None, **kwargs):
+        return self.post(f"/json/2/{model}/{method}", body, key=key or self.admin_key, **kwargs)
+
+    def assertError(self, response, status, name=None, message=None):
+        self.assertEqual(response.status_code, status, response.text)
+        self.assertEqual(response.headers["Content-Type"], "application/json; charset=utf-8")
+        body = response.json()
+        self.assertEqual(list(body), ["name", "message", "arguments", "context", "debug"])
+        if name:
+            self.assertEqual(body["name"], name)
+        if message:
+            self.assertIn(message, body["message"])
+        return body
