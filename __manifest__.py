@@ -14,6 +14,7 @@
     "data": [
         "security/integration_suite_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_cron.xml",
     ],
     "post_load": "post_load",
     "installable": True,

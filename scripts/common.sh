@@ -31,10 +31,10 @@ stage_addon() {
     dirname "$root"
     return
   fi
-  local stage=$run_dir/addons/integration_suite
+  local stage=$run_dir/addons-$$/integration_suite
   rm -rf "$stage" && mkdir -p "$stage"
   (cd "$root" && tar -c --exclude=./.run --exclude=./.git --exclude=__pycache__ . ) | tar -x -C "$stage"
-  echo "$run_dir/addons"
+  echo "$run_dir/addons-$$"
 }
 
 free_port() {

@@ -14,7 +14,11 @@ fi
 addons_dir=$(stage_addon)
 pg_dir=$run_dir/pg-test-$$
 pg_port=$(free_port)
-cleanup() { scripts/pg.sh stop "$pg_dir" "$pg_port"; rm -rf "$pg_dir"; }
+cleanup() {
+  scripts/pg.sh stop "$pg_dir" "$pg_port"; rm -rf "$pg_dir"
+  [ "$addons_dir" = "$run_dir/addons-$$" ] && rm -rf "$addons_dir"
+  return 0
+}
 trap cleanup EXIT
 scripts/pg.sh start "$pg_dir" "$pg_port"
 
@@ -25,20 +29,21 @@ db_host = 127.0.0.1
 db_port = $pg_port
 db_user = odoo
 addons_path = $(odoo_addons_path),$addons_dir
-data_dir = $run_dir/data-test
+data_dir = $run_dir/data-test-$$
 http_port = $(free_port)
 log_level = warn
 CONF
 db=integration_suite_test
 echo "Installing integration_suite (with demo data) into a fresh database on Odoo $(odoo_series)..."
-"$(odoo_bin)" -c "$conf" -d "$db" -i integration_suite --stop-after-init >"$run_dir/install.log" 2>&1 \
-  || { tail -50 "$run_dir/install.log"; exit 1; }
+"$(odoo_bin)" -c "$conf" -d "$db" -i integration_suite --stop-after-init >"$run_dir/install-$$.log" 2>&1 \
+  || { tail -50 "$run_dir/install-$$.log"; exit 1; }
 
 export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$(odoo_bin)
 set +e
-"$PYTHON" -m pytest -q -p no:cacheprovider --odoo-config="$conf" --odoo-database="$db" --odoo-http \
-  "$addons_dir/integration_suite/tests" pure_tests "$@"
+# from the folder named integration_suite: pytest-odoo derives the module from its real name
+(cd "$addons_dir/integration_suite" && "$PYTHON" -m pytest -q -p no:cacheprovider --rootdir=. \
+  --odoo-config="$conf" --odoo-database="$db" --odoo-http tests pure_tests "$@")
 status=$?
 set -e
-rm -f "$conf"
+rm -rf "$conf" "$run_dir/data-test-$$"
 exit $status
