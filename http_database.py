@@ -39,9 +39,14 @@ def _get_session_and_dbname(self):
 
 
 def post_load():
-    """Wrap the database selection once per process."""
+    """Wrap the database selection once per process (the manifest's post_load hook)."""
     if getattr(http.Request._get_session_and_dbname, "original", None):
         return
     _get_session_and_dbname.original = http.Request._get_session_and_dbname
     http.Request._get_session_and_dbname = _get_session_and_dbname
     _logger.debug("X-Odoo-Database header support enabled")
+
+
+# Odoo skips post_load when the package was imported before the registry
+# loaded it (test runners do that), so the import applies it as well.
+post_load()

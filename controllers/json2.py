@@ -3,7 +3,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from odoo import http
 from odoo.http import Dispatcher, Response, request
@@ -44,6 +44,8 @@ class Json2Dispatcher(Dispatcher):
 
     def dispatch(self, endpoint, args):
         httprequest = self.request.httprequest
+        if (httprequest.content_length or 0) > MAX_BODY_SIZE:
+            raise RequestEntityTooLarge(f"the body exceeds {MAX_BODY_SIZE} bytes")
         httprequest.max_content_length = MAX_BODY_SIZE
         body = {}
         raw = httprequest.get_data(cache=True)
@@ -81,14 +83,19 @@ class Json2Dispatcher(Dispatcher):
         return dispatch.json_response(self.request, body, status, headers)
 
 
+def readonly_for_path(registry, path):
+    """Whether ``/json/2/<model>/<method>`` may run on a read-only cursor."""
+    _, _, rest = path.partition("/json/2/")
+    model_name, _, method_name = rest.partition("/")
+    if model_name not in registry:
+        return True  # a 404 needs no read/write cursor
+    return dispatch.is_readonly(registry[model_name], method_name)
+
+
 class Json2Controller(http.Controller):
     def _json2_readonly(self):
         # 18.0 hands only the controller to the callable: read the path instead
-        _, _, rest = request.httprequest.path.partition("/json/2/")
-        model_name, _, method_name = rest.partition("/")
-        if model_name not in request.registry:
-            return True  # a 404 needs no read/write cursor
-        return dispatch.is_readonly(request.registry[model_name], method_name)
+        return readonly_for_path(request.registry, request.httprequest.path)
 
     # takes over 18.0's /json/<path:subpath>, which would redirect to a login page
     @http.route(

@@ -3,6 +3,7 @@ from unittest import mock
 
 import requests
 
+from odoo.addons.base.models import res_users
 from odoo.addons.base.models.res_users import KEY_CRYPT_CONTEXT
 from odoo.tests import tagged
 from odoo.tools import config, mute_logger
@@ -49,11 +50,13 @@ class TestJson2Calls(IntegrationHttpCase):
 
     def test_context_replaces_the_user_context(self):
         self.admin.tz = "Europe/Brussels"
-        res = self.call("res.partner", "default_get", {"fields_list": ["tz", "name"]})
+        res = self.call("res.partner", "default_get", {"default_fields": ["tz", "name"]})
+        self.assertEqual(res.status_code, 200, res.text)
         self.assertFalse(res.json().get("tz"), "an omitted context is an empty context")
         res = self.call("res.partner", "default_get", {
-            "fields_list": ["tz", "name"], "context": {"tz": "Asia/Tokyo", "default_name": "Ctx"},
+            "default_fields": ["tz", "name"], "context": {"tz": "Asia/Tokyo", "default_name": "Ctx"},
         })
+        self.assertEqual(res.status_code, 200, res.text)
         self.assertEqual(res.json()["tz"], "Asia/Tokyo")
         self.assertEqual(res.json()["name"], "Ctx")
 
@@ -62,7 +65,7 @@ class TestJson2Calls(IntegrationHttpCase):
             res = self.call("res.partner", "create", {"vals_list": [
                 {"name": "rolled back first"}, {"name": "second", "parent_id": 2 ** 31 - 1},
             ]})
-        self.assertError(res, 422)
+        self.assertError(res, 404, "odoo.exceptions.MissingError")
         self.assertFalse(self.env["res.partner"].search([("name", "=", "rolled back first")]))
 
     def test_method_with_own_model_argument(self):
@@ -75,15 +78,10 @@ class TestJson2Calls(IntegrationHttpCase):
     def test_readonly_flags(self):
         self.assertTrue(is_readonly(self.registry["res.partner"], "search_read"))
         self.assertFalse(is_readonly(self.registry["res.partner"], "write"))
-        controller = json2_controller.Json2Controller()
-        with mock.patch.object(json2_controller, "request") as req:
-            req.registry = self.registry
-            req.httprequest.path = "/json/2/res.partner/search_read"
-            self.assertTrue(controller._json2_readonly())
-            req.httprequest.path = "/json/2/res.partner/write"
-            self.assertFalse(controller._json2_readonly())
-            req.httprequest.path = "/json/2/no.such.model/write"
-            self.assertTrue(controller._json2_readonly())
+        readonly = json2_controller.readonly_for_path
+        self.assertTrue(readonly(self.registry, "/json/2/res.partner/search_read"))
+        self.assertFalse(readonly(self.registry, "/json/2/res.partner/write"))
+        self.assertTrue(readonly(self.registry, "/json/2/no.such.model/write"))
 
 
 @tagged("post_install", "-at_install")
@@ -226,9 +224,10 @@ class TestJson2Database(IntegrationHttpCase):
 @tagged("post_install", "-at_install")
 class TestJson2KeyCache(IntegrationHttpCase):
     def _count_verifications(self, calls, key):
-        with mock.patch.object(KEY_CRYPT_CONTEXT, "verify", wraps=KEY_CRYPT_CONTEXT.verify) as verify:
+        context = mock.Mock(wraps=KEY_CRYPT_CONTEXT)
+        with mock.patch.object(res_users, "KEY_CRYPT_CONTEXT", context):
             codes = [self.call("res.users", "context_get", key=key).status_code for _ in range(calls)]
-        return codes, verify.call_count
+        return codes, context.verify.call_count
 
     def test_verified_once_per_process(self):
         self.env.registry.clear_cache()
