@@ -153,5 +153,6 @@ def method_description(model, name):
         "api": api,
         "doc": inspect.getdoc(func) or "",
         "model": model._name,
-        "module": getattr(defining, "_module", None) or "",
+        # methods of BaseModel itself belong to ``base``
+        "module": getattr(defining, "_module", None) or "base",
     }
