@@ -1,0 +1,278 @@
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import psycopg2.errors
+import requests
+from requests.adapters import HTTPAdapter
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import str2bool
+
+from ..dispatch import dumps
+from ..tools import webhook_delivery as wd
+
+_logger = logging.getLogger(__name__)
+
+ALLOW_PRIVATE_PARAM = "integration_suite.webhook_allow_private"
+RETENTION_PARAM = "integration_suite.webhook_retention_days"
+# statuses on which the receiver may ask us to slow down with Retry-After
+THROTTLE_STATUSES = {429, 502, 503, 504}
+
+# One pooled session per process: keep-alive connections are reused across deliveries.
+_SESSION = requests.Session()
+_SESSION.mount("http://", HTTPAdapter(pool_connections=16, pool_maxsize=16))
+_SESSION.mount("https://", HTTPAdapter(pool_connections=16, pool_maxsize=16))
+
+
+class IntegrationWebhookDelivery(models.Model):
+    """The outbox: one row per event and endpoint, written in the transaction that caused it.
+
+    The worker sends it after commit, retries it on its endpoint's schedule and keeps what the
+    receiver answered. The ``webhook_id`` never changes, so receivers can deduplicate.
+    """
+
+    _name = "integration.webhook.delivery"
+    _description = "Outgoing webhook delivery"
+    _order = "id desc"
+    _rec_name = "webhook_id"
+
+    endpoint_id = fields.Many2one(
+        "integration.webhook.endpoint", required=True, ondelete="cascade", index=True, readonly=True)
+    action_id = fields.Many2one("ir.actions.server", ondelete="set null", readonly=True)
+    model = fields.Char(readonly=True)
+    res_id = fields.Many2oneReference(model_field="model", readonly=True)
+    event_type = fields.Char(readonly=True)
+    webhook_id = fields.Char(
+        string="Webhook ID", required=True, readonly=True, index=True, copy=False,
+        default=lambda self: wd.new_message_id())
+    payload = fields.Text(readonly=True, help="The exact body sent, rendered when the event happened.")
+    state = fields.Selection(
+        [("pending", "Pending"), ("failed", "Failed (retrying)"), ("delivered", "Delivered"),
+         ("dead", "Dead"), ("cancelled", "Cancelled")],
+        default="pending", required=True, readonly=True, index=True)
+    attempt_count = fields.Integer(string="Attempts", readonly=True)
+    next_attempt_at = fields.Datetime(default=fields.Datetime.now, readonly=True, index=True)
+    last_attempt_at = fields.Datetime(readonly=True)
+    delivered_at = fields.Datetime(readonly=True)
+    last_status = fields.Integer(string="Last HTTP status", readonly=True)
+    response_excerpt = fields.Text(readonly=True, help="First 4 KB of the last answer.")
+    duration_ms = fields.Float(string="Duration (ms)", readonly=True)
+    error = fields.Text(readonly=True)
+
+    _sql_constraints = [
+        ("attempt_count_positive", "CHECK(attempt_count >= 0)", "Attempts cannot be negative."),
+    ]
+
+    def init(self):
+        # the worker's claim query: due rows, and the per-record ordering lookup
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS integration_webhook_delivery_due_idx
+                ON integration_webhook_delivery (next_attempt_at, id) WHERE state IN ('pending', 'failed');
+            CREATE INDEX IF NOT EXISTS integration_webhook_delivery_record_idx
+                ON integration_webhook_delivery (endpoint_id, model, res_id, id)
+                WHERE state IN ('pending', 'failed');
+        """)
+
+    # ------------------------------------------------------------------ enqueue
+
+    @api.model
+    def _render(self, endpoint, data, event_type):
+        """The body to send, fixed now: the native object or the Standard Webhooks envelope."""
+        if endpoint.payload_format == "standard":
+            return dumps({
+                "type": event_type,
+                "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "data": data,
+            }, sort_keys=True)
+        return dumps(data, sort_keys=True)
+
+    @api.model
+    def _enqueue(self, endpoint, data, model, res_id, event_type, action=None):
+        """Write the delivery in the current transaction; the worker wakes only if it commits."""
+        delivery = self.sudo().create({
+            "endpoint_id": endpoint.id,
+            "action_id": action.id if action else False,
+            "model": model,
+            "res_id": res_id,
+            "event_type": event_type,
+            "payload": self._render(endpoint, data, event_type),
+        })
+        self.env["integration.worker"]._trigger()
+        return delivery
+
+    # ------------------------------------------------------------------ worker
+
+    # Due rows of active endpoints whose earlier deliveries for the same record are finished.
+    # SKIP LOCKED: a row another worker is sending is not waited for and never sent twice.
+    _CLAIM_QUERY = """
+        SELECT d.id
+          FROM integration_webhook_delivery d
+          JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id AND e.active
+         WHERE d.state IN ('pending', 'failed')
+           AND d.next_attempt_at <= %(now)s
+           AND NOT EXISTS (
+                SELECT 1 FROM integration_webhook_delivery earlier
+                 WHERE earlier.endpoint_id = d.endpoint_id
+                   AND earlier.model IS NOT DISTINCT FROM d.model
+                   AND earlier.res_id IS NOT DISTINCT FROM d.res_id
+                   AND earlier.id < d.id
+                   AND earlier.state IN ('pending', 'failed'))
+         ORDER BY d.next_attempt_at, d.id
+         LIMIT %(limit)s
+           FOR UPDATE OF d SKIP LOCKED
+    """
+
+    @api.model
+    def _claim(self, limit=1):
+        """Lock up to ``limit`` due deliveries for this transaction and return them."""
+        self.flush_model()
+        self.env["integration.webhook.endpoint"].flush_model(["active"])
+        self.env.cr.execute(self._CLAIM_QUERY, {"now": fields.Datetime.now(), "limit": limit})
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def _worker_process_batch(self, limit):
+        """Send up to ``limit`` due deliveries, one transaction each; return how many were sent."""
+        processed = 0
+        for _attempt in range(limit):
+            try:
+                delivery = self._claim()
+            except psycopg2.errors.SerializationFailure:
+                # another worker finished this row after our snapshot: start a fresh transaction
+                self.env.cr.rollback()
+                continue
+            if not delivery:
+                break
+            delivery._send()
+            self._commit()
+            processed += 1
+        return processed
+
+    def _commit(self):
+        """Make one delivery's outcome durable; tests run inside a transaction they roll back."""
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.commit()
+
+    def _send(self):
+        """One attempt: sign, POST, keep a bounded excerpt of the answer, schedule what comes next."""
+        self.ensure_one()
+        endpoint = self.endpoint_id.sudo()
+        allow_private = str2bool(
+            self.env["ir.config_parameter"].sudo().get_param(ALLOW_PRIVATE_PARAM, "False"), False)
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Odoo-integration_suite-webhooks/1",
+            **endpoint._custom_headers(),
+            "webhook-id": self.webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": wd.signature_header(
+                endpoint._signing_secrets(), self.webhook_id, timestamp, self.payload),
+        }
+        status, excerpt, error, retry_after = False, False, False, None
+        started = time.monotonic()
+        try:
+            wd.check_destination(endpoint.url, allow_private=allow_private)
+            with _SESSION.post(endpoint.url, data=self.payload.encode(), headers=headers,
+                               timeout=endpoint.timeout, allow_redirects=False, stream=True) as response:
+                status = response.status_code
+                excerpt = response.raw.read(wd.RESPONSE_EXCERPT_BYTES, decode_content=True)
+                excerpt = excerpt.decode(response.encoding or "utf-8", "replace")
+                if status in THROTTLE_STATUSES:
+                    retry_after = wd.parse_retry_after(response.headers.get("Retry-After"))
+        except (ValueError, ConnectionError) as exc:
+            error = str(exc)
+        except requests.exceptions.Timeout as exc:
+            error = _("Timed out after %(timeout)ss: %(error)s", timeout=endpoint.timeout, error=exc)
+        except requests.exceptions.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        duration_ms = (time.monotonic() - started) * 1000
+        now = fields.Datetime.now()
+        values = {
+            "attempt_count": self.attempt_count + 1,
+            "last_attempt_at": now,
+            "last_status": status,
+            "response_excerpt": excerpt,
+            "duration_ms": duration_ms,
+        }
+        if status and 200 <= status < 300:
+            self.write({**values, "state": "delivered", "delivered_at": now, "error": False})
+            return
+        if not error:
+            error = _("HTTP %(status)s from the receiver", status=status)
+            if status in (301, 302, 303, 307, 308):
+                error += _(" (redirects are not followed; point the endpoint at the final URL)")
+        if status == 410:
+            self.write({**values, "state": "failed", "error": error})
+            endpoint.active = False
+            endpoint._notify_responsible(
+                _("Webhook endpoint disabled (410 Gone)"),
+                _("%(url)s answered 410 Gone: the endpoint was archived. Pending deliveries wait "
+                  "until it is reactivated.", url=endpoint.url))
+            return
+        delay = wd.next_delay(wd.parse_schedule(endpoint.retry_schedule), values["attempt_count"], retry_after)
+        if delay is None:
+            self.write({**values, "state": "dead", "error": error})
+            _logger.warning("Webhook delivery %s to endpoint %s is dead after %s attempts",
+                            self.webhook_id, endpoint.id, values["attempt_count"])
+            endpoint._notify_responsible(
+                _("Webhook delivery dead"),
+                _("Delivery %(id)s (%(model)s,%(res_id)s) failed %(count)s times; last error: %(error)s",
+                  id=self.webhook_id, model=self.model, res_id=self.res_id,
+                  count=values["attempt_count"], error=error))
+            return
+        self.write({**values, "state": "failed", "error": error,
+                    "next_attempt_at": now + timedelta(seconds=delay)})
+
+    # ------------------------------------------------------------------ operators
+
+    def action_retry(self):
+        """Send failed or dead deliveries again now, with a fresh retry schedule (same webhook-id)."""
+        if self.filtered(lambda d: d.state not in ("failed", "dead", "cancelled")):
+            raise UserError(_("Only failed, dead or cancelled deliveries can be retried."))
+        self.write({"state": "pending", "attempt_count": 0, "next_attempt_at": fields.Datetime.now()})
+        self.env["integration.worker"]._trigger()
+
+    def action_replay(self):
+        """Queue the same event (same webhook-id and body) again, e.g. for a receiver that lost it."""
+        replays = self.browse()
+        for delivery in self:
+            replays |= delivery.copy({
+                "webhook_id": delivery.webhook_id,
+                "state": "pending",
+                "attempt_count": 0,
+                "next_attempt_at": fields.Datetime.now(),
+                "last_attempt_at": False,
+                "delivered_at": False,
+                "last_status": False,
+                "response_excerpt": False,
+                "duration_ms": 0,
+                "error": False,
+            })
+        self.env["integration.worker"]._trigger()
+        return replays
+
+    def action_cancel(self):
+        if self.filtered(lambda d: d.state not in ("pending", "failed")):
+            raise UserError(_("Only pending or failed deliveries can be cancelled."))
+        self.write({"state": "cancelled", "next_attempt_at": False})
+
+    @api.model
+    def _gc_delivered(self):
+        """Retention: delete delivered rows older than the configured number of days (default 30)."""
+        days = int(self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM, 30))
+        old = self.search([("state", "=", "delivered"),
+                           ("delivered_at", "<", fields.Datetime.now() - timedelta(days=days))])
+        old.unlink()
+        return len(old)
+
+
+class IntegrationWorker(models.AbstractModel):
+    _inherit = "integration.worker"
+
+    @api.model
+    def _job_sources(self):
+        return super()._job_sources() + ["integration.webhook.delivery"]

@@ -1,0 +1,195 @@
+import json
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..tools import webhook_delivery as wd
+
+SECRET_OVERLAP_PARAM = "integration_suite.webhook_secret_overlap_hours"
+
+
+class IntegrationWebhookEndpoint(models.Model):
+    """A receiver of outgoing webhooks: where to send, how to sign and how hard to retry."""
+
+    _name = "integration.webhook.endpoint"
+    _description = "Outgoing webhook endpoint"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "name, id"
+
+    name = fields.Char(required=True, tracking=True)
+    url = fields.Char(string="URL", required=True, tracking=True)
+    active = fields.Boolean(default=True, tracking=True)
+    user_id = fields.Many2one(
+        "res.users", string="Responsible", default=lambda self: self.env.user,
+        help="Gets an activity when a delivery is dead or the receiver asks to stop (410).")
+    secret = fields.Char(
+        groups="base.group_system", copy=False, default=lambda self: wd.new_secret(),
+        help="Standard Webhooks signing secret (whsec_...). Receivers verify webhook-signature with it.")
+    previous_secret = fields.Char(groups="base.group_system", copy=False)
+    previous_secret_expiry = fields.Datetime(
+        copy=False, help="Until then the previous secret signs as well, so receivers can switch over.")
+    secret_revealed = fields.Boolean(
+        copy=False, help="The secret has been shown once; it stays readable through the API by administrators.")
+    headers = fields.Text(
+        string="Custom headers", groups="base.group_system",
+        help='JSON object of extra request headers, e.g. {"Authorization": "Bearer ..."}.')
+    timeout = fields.Float(default=10.0, help="Seconds to connect and between two received bytes.")
+    retry_schedule = fields.Char(
+        default=wd.DEFAULT_RETRY_SCHEDULE, required=True,
+        help="Seconds to wait before each attempt; the number of entries is the number of attempts.")
+    payload_format = fields.Selection(
+        [("native", "Native (_model, _id, _action + fields)"),
+         ("standard", "Standard Webhooks envelope (type, timestamp, data)")],
+        default="native", required=True)
+    delivery_ids = fields.One2many("integration.webhook.delivery", "endpoint_id")
+    action_ids = fields.One2many("ir.actions.server", "webhook_endpoint_id", string="Actions")
+    last_error = fields.Text(compute="_compute_health", help="Error of the most recent failed attempt.")
+    success_rate = fields.Float(compute="_compute_health", help="Delivered / finished attempts, last 7 days (%).")
+    latency_p95 = fields.Float(string="p95 latency (ms)", compute="_compute_health")
+    pending_count = fields.Integer(compute="_compute_health")
+    dead_count = fields.Integer(compute="_compute_health")
+
+    @api.constrains("url")
+    def _check_url(self):
+        for endpoint in self:
+            try:
+                wd.check_url_syntax(endpoint.url)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+
+    @api.constrains("retry_schedule")
+    def _check_retry_schedule(self):
+        for endpoint in self:
+            try:
+                wd.parse_schedule(endpoint.retry_schedule)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+
+    @api.constrains("timeout")
+    def _check_timeout(self):
+        if any(not 0 < endpoint.timeout <= 120 for endpoint in self):
+            raise ValidationError(_("The timeout must be between 0 and 120 seconds."))
+
+    @api.constrains("headers")
+    def _check_headers(self):
+        for endpoint in self.sudo():
+            try:
+                endpoint._custom_headers()
+            except ValueError as exc:
+                raise ValidationError(_("Custom headers must be a JSON object of strings: %s", exc)) from None
+
+    def _custom_headers(self):
+        value = json.loads(self.sudo().headers or "{}")
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ValueError("expected {\"Header-Name\": \"value\"}")
+        return value
+
+    def _signing_secrets(self):
+        """The current secret, plus the previous one while the rotation overlap lasts."""
+        endpoint = self.sudo()
+        signing = [endpoint.secret]
+        if endpoint.previous_secret and endpoint.previous_secret_expiry \
+                and endpoint.previous_secret_expiry > fields.Datetime.now():
+            signing.append(endpoint.previous_secret)
+        return signing
+
+    def _compute_health(self):
+        stats, errors = {}, {}
+        if self.ids:
+            self.env["integration.webhook.delivery"].flush_model()
+            self.env.cr.execute("""
+                SELECT endpoint_id,
+                       count(*) FILTER (WHERE state = 'delivered'),
+                       count(*) FILTER (WHERE state IN ('delivered', 'dead') OR attempt_count > 0),
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)
+                           FILTER (WHERE duration_ms IS NOT NULL),
+                       count(*) FILTER (WHERE state IN ('pending', 'failed')),
+                       count(*) FILTER (WHERE state = 'dead')
+                  FROM integration_webhook_delivery
+                 WHERE endpoint_id IN %s AND create_date > now() at time zone 'utc' - interval '7 days'
+                 GROUP BY endpoint_id
+            """, [tuple(self.ids)])
+            stats = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            # derived from the deliveries so workers never write (and lock) the endpoint row
+            self.env.cr.execute("""
+                SELECT DISTINCT ON (endpoint_id) endpoint_id, last_attempt_at, error
+                  FROM integration_webhook_delivery
+                 WHERE endpoint_id IN %s AND error IS NOT NULL AND last_attempt_at IS NOT NULL
+                 ORDER BY endpoint_id, last_attempt_at DESC, id DESC
+            """, [tuple(self.ids)])
+            errors = {row[0]: f"{row[1]}: {row[2]}" for row in self.env.cr.fetchall()}
+        for endpoint in self:
+            delivered, finished, p95, pending, dead = stats.get(endpoint.id, (0, 0, None, 0, 0))
+            endpoint.success_rate = 100.0 * delivered / finished if finished else 0.0
+            endpoint.latency_p95 = p95 or 0.0
+            endpoint.pending_count = pending
+            endpoint.dead_count = dead
+            endpoint.last_error = errors.get(endpoint.id, False)
+
+    @api.model
+    def _find_or_create_for_url(self, url):
+        """The endpoint a native ``webhook_url`` points at (archived ones included)."""
+        endpoint = self.sudo().with_context(active_test=False).search([("url", "=", url)], limit=1)
+        return endpoint or self.sudo().create({"name": url, "url": url})
+
+    def action_rotate_secret(self):
+        """New secret now; the old one keeps signing for the overlap period (default 24 h)."""
+        self.ensure_one()
+        hours = float(self.env["ir.config_parameter"].sudo().get_param(SECRET_OVERLAP_PARAM, 24))
+        self.sudo().write({
+            "previous_secret": self.sudo().secret,
+            "previous_secret_expiry": fields.Datetime.now() + timedelta(hours=hours),
+            "secret": wd.new_secret(),
+            "secret_revealed": False,
+        })
+        self.message_post(body=_("Signing secret rotated; the previous one signs for %s more hours.", hours))
+        return self.action_reveal_secret()
+
+    def action_reveal_secret(self):
+        """Show the secret once in the interface; afterwards only the API (admins) returns it."""
+        self.ensure_one()
+        if self.secret_revealed:
+            raise UserError(_("The secret was already shown once. Rotate it to get a new one."))
+        self.secret_revealed = True
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Signing secret of %s (shown once)", self.name),
+                "message": self.sudo().secret,
+                "sticky": True,
+                "type": "warning",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def action_send_test(self):
+        """Queue a signed test event to this endpoint and wake the worker."""
+        self.ensure_one()
+        delivery = self.env["integration.webhook.delivery"]._enqueue(
+            self, {"_model": self._name, "_id": self.id, "_action": "test", "test": True},
+            model=self._name, res_id=self.id, event_type="webhook.test")
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": delivery._name,
+            "res_id": delivery.id,
+            "view_mode": "form",
+        }
+
+    def action_view_deliveries(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("integration_suite.action_integration_webhook_delivery")
+        action["domain"] = [("endpoint_id", "=", self.id)]
+        return action
+
+    def _notify_responsible(self, summary, note):
+        """An activity for the responsible user (or the administrator) about a delivery problem."""
+        self.ensure_one()
+        self.sudo().activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=note,
+            user_id=(self.user_id or self.env.ref("base.user_admin")).id,
+        )

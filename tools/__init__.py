@@ -1,0 +1,1 @@
+"""Helpers with no Odoo import, so plain pytest can test them (see pure_tests/)."""
