@@ -1,4 +1,3 @@
 from . import test_json2
 from . import test_api_doc
 from . import test_outgoing_webhooks
-from . import test_outgoing_webhooks
