@@ -1,0 +1,83 @@
+"""Signature test vector, retry timing and SSRF classification, without Odoo."""
+import importlib.util
+import pathlib
+import socket
+from datetime import datetime, timezone
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+_path = pathlib.Path(__file__).resolve().parent.parent / "tools" / "webhook_delivery.py"
+_spec = importlib.util.spec_from_file_location("webhook_delivery", _path)
+wd = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(wd)
+
+
+def test_standard_webhooks_test_vector():
+    header = wd.signature_header(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                                 1614265330, '{"test": 2432232314}')
+    assert header == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_new_secret_verifies_with_library_and_two_secrets_sign():
+    old, new = wd.new_secret(), wd.new_secret()
+    assert old.startswith("whsec_") and old != new
+    msg_id, now, body = wd.new_message_id(), int(datetime.now(timezone.utc).timestamp()), '{"é": 1}'
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(now),
+               "webhook-signature": wd.signature_header([new, old], msg_id, now, body)}
+    for secret in (old, new):
+        assert Webhook(secret).verify(body.encode(), headers) == {"é": 1}
+    with pytest.raises(Exception):
+        Webhook(wd.new_secret()).verify(body.encode(), headers)
+
+
+def test_schedule_and_jitter():
+    schedule = wd.parse_schedule(wd.DEFAULT_RETRY_SCHEDULE)
+    assert schedule == [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+    assert wd.next_delay(schedule, 2, rand=lambda: 0.0) == pytest.approx(270)
+    assert wd.next_delay(schedule, 2, rand=lambda: 1.0) == pytest.approx(330)
+    assert wd.next_delay(schedule, len(schedule)) is None
+    assert wd.next_delay(schedule, 1, retry_after=60, rand=lambda: 1.0) == 60
+    for bad in ("", "a,b", "5,-1"):
+        with pytest.raises(ValueError):
+            wd.parse_schedule(bad)
+
+
+def test_retry_after_forms():
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    assert wd.parse_retry_after("120") == 120
+    assert wd.parse_retry_after("Fri, 27 Nov 2026 12:01:00 GMT", now=now) == 60
+    assert wd.parse_retry_after("soon") is None
+    assert wd.parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "172.16.3.4", "192.168.1.1", "169.254.169.254",
+                                     "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0",
+                                     "224.0.0.1"])
+def test_forbidden_addresses(address):
+    assert wd.is_forbidden_address(address)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"])
+def test_public_addresses(address):
+    assert not wd.is_forbidden_address(address)
+
+
+def _resolver(address):
+    return lambda host, port, proto: [(socket.AF_INET, socket.SOCK_STREAM, proto, "", (address, port))]
+
+
+def test_destination_checked_on_resolved_address():
+    with pytest.raises(ValueError, match="non-public"):
+        wd.check_destination("https://innocent.example/hook", resolve=_resolver("10.1.2.3"))
+    wd.check_destination("https://innocent.example/hook", resolve=_resolver("93.184.216.34"))
+    wd.check_destination("http://10.1.2.3/hook", allow_private=True, resolve=_resolver("10.1.2.3"))
+    with pytest.raises(ValueError, match="metadata"):
+        wd.check_destination("http://metadata.google.internal/computeMetadata/v1/")
+    for url in ("ftp://example.com", "example.com/hook", "http://", "http://a b/"):
+        with pytest.raises(ValueError):
+            wd.check_destination(url, allow_private=True)
+
+
+def test_message_ids_are_unique():
+    assert len({wd.new_message_id() for _i in range(1000)}) == 1000
