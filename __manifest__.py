@@ -19,6 +19,8 @@
         "views/integration_webhook_endpoint_views.xml",
         "views/integration_webhook_delivery_views.xml",
         "views/ir_actions_server_views.xml",
+        "views/integration_webhook_call_views.xml",
+        "views/base_automation_views.xml",
     ],
     "post_load": "post_load",
     "installable": True,

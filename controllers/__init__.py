@@ -1,3 +1,4 @@
 from . import json2
 from . import version
 from . import doc
+from . import incoming_webhook

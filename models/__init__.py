@@ -5,3 +5,7 @@ from . import integration_worker
 from . import integration_webhook_endpoint
 from . import integration_webhook_delivery
 from . import ir_actions_server
+from . import base_automation
+from . import integration_webhook_key
+from . import integration_webhook_call
+from . import ir_actions_server_payload

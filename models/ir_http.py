@@ -46,3 +46,5 @@ class IrHttp(models.AbstractModel):
         super()._pre_dispatch(rule, args)
         if getattr(request, "_integration_db_from_header", False):
             request.session.can_save = False  # X-Odoo-Database makes the call stateless
+        if request.httprequest.path.startswith("/web/hook/") and "rule_uuid" in args:
+            request.env["base.automation"]._webhook_buffer_body(args["rule_uuid"])

@@ -1,3 +1,4 @@
 from . import test_json2
 from . import test_api_doc
 from . import test_outgoing_webhooks
+from . import test_incoming_webhooks

@@ -1,0 +1,41 @@
+from uuid import uuid4
+
+from werkzeug.datastructures import Headers
+
+from odoo.http import request, route
+
+from odoo.addons.base_automation.controllers.main import BaseAutomationController
+
+from ..dispatch import json_response
+from ..models.base_automation import WebhookCall
+
+ALLOWED_METHODS = ("GET", "POST", "HEAD", "OPTIONS")  # what 18.0 runs the rule for
+
+
+class IncomingWebhookController(BaseAutomationController):
+    """``/web/hook/<uuid>`` with 18.0's answers, made safe per rule (see ``models/base_automation.py``)."""
+
+    @route(methods=[*ALLOWED_METHODS, "PUT", "PATCH", "DELETE"])
+    def call_webhook_http(self, rule_uuid, **kwargs):
+        request_id = uuid4().hex
+        headers = [("X-Request-Id", request_id)]
+        httprequest = request.httprequest
+        if httprequest.method not in ALLOWED_METHODS:
+            return json_response(request, {"status": "error", "error": "method not allowed"}, 405,
+                                 [*headers, ("Allow", ", ".join(ALLOWED_METHODS))])
+        rule = request.env["base.automation"].sudo().search([("webhook_uuid", "=", rule_uuid)], limit=1)
+        if not rule or rule.trigger != "on_webhook":
+            return json_response(request, {"status": "error"}, 404, headers)
+        call = WebhookCall(
+            request_id=request_id,
+            method=httprequest.method,
+            headers=Headers(list(httprequest.headers.items())),
+            body=httprequest.get_data(),
+            mimetype=httprequest.mimetype,
+            args={**httprequest.args},
+            form={**httprequest.form},
+            remote_addr=httprequest.remote_addr or "",
+            too_large=getattr(request, "integration_webhook_too_large", False),
+        )
+        status, body, extra_headers = rule._webhook_receive(call)
+        return json_response(request, body, status, [*headers, *extra_headers])

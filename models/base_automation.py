@@ -1,0 +1,427 @@
+"""Safe incoming webhooks on the native "On webhook" automation rule.
+
+18.0 trusts anyone who knows the URL, runs actions as sudo, ignores the
+trigger, loses form bodies, re-runs duplicates and commits partial writes
+when an action fails. Each rule can now authenticate its sender, validate
+and deduplicate its payload, cap and rate-limit calls, run asynchronously,
+and always runs its actions all-or-nothing inside a savepoint.
+"""
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import jsonschema
+import psycopg2.errors
+from werkzeug.datastructures import Headers
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.http import request
+from odoo.tools import safe_eval
+
+from ..dispatch import dumps, error_status_and_body
+from ..tools.webhook_signatures import (
+    HMAC_PRESETS,
+    SignatureError,
+    redact_headers,
+    verify_hmac,
+    verify_standard_webhooks,
+    verify_stripe,
+)
+from .ir_http import BEARER
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 1024 * 1024
+MAX_DEPTH = 64
+MAX_SCHEMA_ERRORS = 20
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# PostgreSQL errors a later attempt may not hit: the framework (sync) or the worker (async) retries
+TRANSIENT_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.LockNotAvailable,
+    psycopg2.errors.DeadlockDetected,
+)
+# compiled JSON Schema validators, by schema text
+_VALIDATORS = {}
+
+
+class WebhookRejected(Exception):
+    """The call is refused before any action runs; becomes ``status`` + ``{"status": "error", ...}``."""
+
+    def __init__(self, status, reason, **extra):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.extra = extra
+
+
+@dataclass
+class WebhookCall:
+    """What the controller read from the HTTP request, so the rule logic needs no ``request``."""
+
+    request_id: str
+    method: str = "POST"
+    headers: Headers = field(default_factory=Headers)  # case-insensitive, as HTTP headers are
+    body: bytes = b""
+    mimetype: str = ""
+    args: dict = field(default_factory=dict)
+    form: dict = field(default_factory=dict)
+    remote_addr: str = ""
+    too_large: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+def _json_depth(value):
+    """Nesting depth of a parsed JSON value, without recursion."""
+    depth, level = 0, [(value, 1)]
+    while level:
+        item, current = level.pop()
+        depth = max(depth, current)
+        if isinstance(item, dict):
+            level.extend((child, current + 1) for child in item.values())
+        elif isinstance(item, list):
+            level.extend((child, current + 1) for child in item)
+    return depth
+
+
+def resolve_json_pointer(document, pointer):
+    """RFC 6901 lookup; ``None`` when the pointer leads nowhere."""
+    if pointer in ("", None):
+        return document
+    if not pointer.startswith("/"):
+        return None
+    current = document
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(current, dict) and token in current:
+            current = current[token]
+        elif isinstance(current, list) and token.isdigit() and int(token) < len(current):
+            current = current[int(token)]
+        else:
+            return None
+    return current
+
+
+class BaseAutomation(models.Model):
+    _inherit = "base.automation"
+
+    webhook_auth_mode = fields.Selection(
+        [
+            ("url", "Secret URL only"),
+            ("standard_webhooks", "Standard Webhooks signature"),
+            ("hmac", "HMAC signature of the body"),
+            ("api_key", "API key (bearer)"),
+        ],
+        string="Sender Authentication", default="url", required=True,
+        help="Secret URL only: anyone who knows the URL may call (18.0 behaviour).\n"
+             "Standard Webhooks: webhook-id/-timestamp/-signature headers, whsec_ secret, ±5 min.\n"
+             "HMAC: a header holding the HMAC-SHA of the raw body (GitHub, Shopify, Stripe, custom).\n"
+             "API key: 'Authorization: bearer <key>'; the actions run as the key's user with its rights.")
+    webhook_secret = fields.Char(
+        string="Signing Secret", groups="base.group_system", copy=False,
+        help="One secret per line; every line is accepted, so a new secret can be added before the "
+             "sender switches to it. Standard Webhooks secrets look like whsec_<base64>.")
+    webhook_hmac_preset = fields.Selection(
+        [("github", "GitHub"), ("shopify", "Shopify"), ("stripe", "Stripe"), ("custom", "Custom")],
+        string="HMAC Preset", default="github")
+    webhook_hmac_header = fields.Char(string="Signature Header", default="X-Signature")
+    webhook_hmac_encoding = fields.Selection(
+        [("hex", "Hexadecimal"), ("base64", "Base64")], string="Signature Encoding", default="hex")
+    webhook_hmac_prefix = fields.Char(string="Signature Prefix", help="E.g. 'sha256=' (GitHub).")
+    webhook_hmac_algorithm = fields.Selection(
+        [("sha256", "SHA-256"), ("sha512", "SHA-512"), ("sha1", "SHA-1")],
+        string="HMAC Algorithm", default="sha256")
+    webhook_payload_schema = fields.Text(
+        string="Payload JSON Schema",
+        help="JSON Schema (draft 2020-12). A payload that does not match answers 422 and runs nothing.")
+    webhook_dedupe_source = fields.Selection(
+        [
+            ("none", "No deduplication"),
+            ("webhook_id", "webhook-id header"),
+            ("idempotency_key", "Idempotency-Key header"),
+            ("json_pointer", "JSON pointer into the payload"),
+        ],
+        string="Deduplicate On", default="none", required=True,
+        help="A repeat of the same key within the retention answers 200 with \"duplicate\": true "
+             "and runs nothing.")
+    webhook_dedupe_pointer = fields.Char(string="Dedupe JSON Pointer", help="E.g. /event/id")
+    webhook_dedupe_retention_days = fields.Integer(string="Dedupe Retention (days)", default=7)
+    webhook_max_body_size = fields.Integer(
+        string="Max Body Size (bytes)", default=DEFAULT_MAX_BODY, help="Larger bodies answer 413.")
+    webhook_log_payload_size = fields.Integer(
+        string="Logged Payload Cap (bytes)", default=64 * 1024,
+        help="The call log keeps at most this much of each payload.")
+    webhook_rate_limit = fields.Integer(
+        string="Rate Limit (calls)", default=0, help="0 = unlimited. Beyond it the answer is 429.")
+    webhook_rate_limit_period = fields.Integer(string="Rate Limit Period (seconds)", default=60)
+    webhook_async = fields.Boolean(
+        string="Run Asynchronously",
+        help="Answer 202 once the payload is stored; the integration worker runs the actions.")
+    webhook_call_count = fields.Integer(compute="_compute_webhook_call_count", string="Calls")
+
+    _sql_constraints = [
+        ("webhook_max_body_size_positive", "CHECK(webhook_max_body_size > 0)",
+         "The maximum body size must be positive."),
+    ]
+
+    def _compute_webhook_call_count(self):
+        counts = dict(self.env["integration.webhook.call"]._read_group(
+            [("rule_id", "in", self.ids)], ["rule_id"], ["__count"]))
+        for rule in self:
+            rule.webhook_call_count = counts.get(rule, 0)
+
+    @api.constrains("webhook_payload_schema")
+    def _check_webhook_payload_schema(self):
+        for rule in self.filtered("webhook_payload_schema"):
+            try:
+                jsonschema.Draft202012Validator.check_schema(json.loads(rule.webhook_payload_schema))
+            except (ValueError, jsonschema.SchemaError) as exc:
+                raise ValidationError(_("The payload schema is not a valid JSON Schema: %s", exc)) from None
+
+    @api.constrains("webhook_dedupe_source", "webhook_dedupe_pointer")
+    def _check_webhook_dedupe_pointer(self):
+        for rule in self:
+            pointer = rule.webhook_dedupe_pointer or ""
+            if rule.webhook_dedupe_source == "json_pointer" and not pointer.startswith("/"):
+                raise ValidationError(_("The dedupe JSON pointer must start with '/', e.g. /event/id."))
+
+    def action_view_webhook_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("integration_suite.action_integration_webhook_call")
+        action["domain"] = [("rule_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------------
+    # HTTP side: called by ir.http and the controller
+    # ------------------------------------------------------------------
+    @api.model
+    def _webhook_buffer_body(self, rule_uuid):
+        """Read the raw body before the form parser consumes it, never more than the rule allows.
+
+        18.0's HTTP dispatcher parses form bodies before the controller runs,
+        which leaves nothing to sign-check or to turn into a payload. Keeping
+        the bytes lets both the HMAC check and the form parser use them.
+        """
+        self.env.cr.execute(
+            "SELECT webhook_max_body_size FROM base_automation WHERE webhook_uuid = %s LIMIT 1", [rule_uuid])
+        row = self.env.cr.fetchone()
+        limit = (row and row[0]) or DEFAULT_MAX_BODY
+        # the werkzeug request behind Odoo's wrapper: only it has the bounded input stream
+        wrapped = request.httprequest._HTTPRequest__wrapped
+        length = wrapped.content_length
+        data = b"" if length is not None and length > limit else wrapped.stream.read(limit + 1)
+        too_large = (length is not None and length > limit) or len(data) > limit
+        wrapped._cached_data = b"" if too_large else data
+        request.integration_webhook_too_large = too_large
+
+    def _webhook_receive(self, call):
+        """Handle one HTTP call end to end; return ``(status, body, extra_headers)``.
+
+        The call is logged in the request's transaction but outside the
+        actions' savepoint, so the log survives when the actions roll back.
+        """
+        self.ensure_one()
+        log = {"state": "done", "duplicate": False}
+        status, body, extra_headers = 200, {"status": "ok"}, []
+        payload = dedupe_key = user = None
+        try:
+            if call.too_large:
+                raise WebhookRejected(413, "payload too large")
+            self._webhook_check_rate_limit()
+            user = self._webhook_authenticate(call)
+            payload = self._webhook_parse_payload(call)
+            self._webhook_validate_payload(payload)
+            dedupe_key = self._webhook_dedupe_key(call, payload)
+            if self.webhook_async:
+                if not self.env["integration.webhook.key"]._claim(self, dedupe_key):
+                    log.update(state="duplicate", duplicate=True)
+                    body = {"status": "ok", "duplicate": True}
+                else:
+                    queued = self._webhook_log(call, 202, payload, user, dedupe_key, {"state": "queued"}, full=True)
+                    self.env["integration.worker"]._trigger()
+                    return 202, {"status": "accepted", "id": queued.id}, []
+            else:
+                outcome = self._webhook_run_once(payload, user, dedupe_key)
+                if outcome == "duplicate":
+                    log.update(state="duplicate", duplicate=True)
+                    body = {"status": "ok", "duplicate": True}
+        except WebhookRejected as rejected:
+            status = rejected.status
+            extra = dict(rejected.extra)
+            if status == 429:
+                extra_headers.append(("Retry-After", str(extra.pop("retry_after"))))
+            body = {"status": "error", "error": rejected.reason, **extra}
+            log.update(state="rejected", error=rejected.reason)
+            if status == 401 and self.webhook_auth_mode == "api_key":
+                extra_headers.append(("WWW-Authenticate", 'Bearer realm="webhook"'))
+            _logger.info("Webhook call %s on rule #%s rejected (%s): %s", call.request_id, self.id, status,
+                         rejected.reason)
+        except TRANSIENT_ERRORS:
+            raise  # the framework retries the whole request in a new transaction
+        except Exception as exc:  # noqa: BLE001 - any action error is a failed call, never a crash
+            mapped = error_status_and_body(exc, self.env)[0]
+            status = 403 if mapped == 403 else 500
+            body = {"status": "error"}
+            log.update(state="failed", error="".join(traceback.format_exception(exc)))
+            _logger.warning("Webhook call %s on rule #%s failed: %s: %s", call.request_id, self.id,
+                            type(exc).__name__, exc)
+        self._webhook_log(call, status, payload, user, dedupe_key, log)
+        return status, body, extra_headers
+
+    def _webhook_check_rate_limit(self):
+        """At most ``webhook_rate_limit`` accepted calls per period, counted in the shared call log."""
+        if self.webhook_rate_limit <= 0:
+            return
+        period = max(self.webhook_rate_limit_period, 1)
+        self.env.cr.execute(
+            """SELECT count(*), EXTRACT(EPOCH FROM min(create_date) - (now() AT TIME ZONE 'UTC'))
+                 FROM integration_webhook_call
+                WHERE rule_id = %s AND http_status <> 429
+                  AND create_date > (now() AT TIME ZONE 'UTC') - make_interval(secs => %s)""",
+            [self.id, period],
+        )
+        count, oldest_offset = self.env.cr.fetchone()
+        if count >= self.webhook_rate_limit:
+            retry_after = max(1, int(period + float(oldest_offset or 0)) + 1)
+            raise WebhookRejected(429, "rate limit exceeded", retry_after=retry_after)
+
+    def _webhook_hmac_settings(self):
+        if self.webhook_hmac_preset in HMAC_PRESETS:
+            header, encoding, prefix = HMAC_PRESETS[self.webhook_hmac_preset]
+            return header, encoding, prefix, "sha256"
+        return (self.webhook_hmac_header or "X-Signature", self.webhook_hmac_encoding or "hex",
+                self.webhook_hmac_prefix or "", self.webhook_hmac_algorithm or "sha256")
+
+    def _webhook_authenticate(self, call):
+        """Check the sender; return the user the actions run as (API-key mode) or ``None``."""
+        mode = self.webhook_auth_mode
+        if mode == "url":
+            return None
+        if mode == "api_key":
+            match = BEARER.match(call.headers.get("Authorization") or "")
+            if not match:
+                raise WebhookRejected(401, "missing API key")
+            uid = self.env["res.users.apikeys"]._check_credentials_cached(scope="rpc", key=match.group(1).strip())
+            if not uid:
+                raise WebhookRejected(401, "invalid API key")
+            return self.env["res.users"].browse(uid)
+        secrets = self.sudo().webhook_secret
+        try:
+            if mode == "standard_webhooks":
+                verify_standard_webhooks(call.body, call.headers, secrets)
+            elif self.webhook_hmac_preset == "stripe":
+                verify_stripe(call.body, call.headers.get("Stripe-Signature"), secrets)
+            else:
+                header, encoding, prefix, algorithm = self._webhook_hmac_settings()
+                verify_hmac(call.body, call.headers.get(header), secrets, encoding, prefix, algorithm)
+        except SignatureError as exc:
+            raise WebhookRejected(401, str(exc)) from None
+        return None
+
+    def _webhook_parse_payload(self, call):
+        """JSON as 18.0 does, plus form bodies (merged over the query); garbage is a 400."""
+        if call.mimetype in FORM_MIMETYPES:
+            return {**call.args, **call.form}
+        if not call.body.strip():
+            return dict(call.args)
+        try:
+            payload = json.loads(call.body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise WebhookRejected(400, "body is not UTF-8 JSON") from None
+        except RecursionError:
+            raise WebhookRejected(400, "payload is nested too deeply") from None
+        except ValueError:
+            raise WebhookRejected(400, "invalid JSON body") from None
+        if _json_depth(payload) > MAX_DEPTH:
+            raise WebhookRejected(400, "payload is nested too deeply")
+        return payload
+
+    def _webhook_validate_payload(self, payload):
+        schema = self.webhook_payload_schema
+        if not schema:
+            return
+        validator = _VALIDATORS.get(schema)
+        if validator is None:
+            validator = _VALIDATORS[schema] = jsonschema.Draft202012Validator(json.loads(schema))
+        errors = sorted(validator.iter_errors(payload), key=lambda error: list(error.absolute_path))
+        if errors:
+            raise WebhookRejected(422, "payload does not match the schema", errors=[
+                {"path": error.json_path, "message": error.message} for error in errors[:MAX_SCHEMA_ERRORS]
+            ])
+
+    def _webhook_dedupe_key(self, call, payload):
+        source = self.webhook_dedupe_source
+        if source == "none":
+            return None
+        if source == "json_pointer":
+            value = resolve_json_pointer(payload, self.webhook_dedupe_pointer)
+            key = value if isinstance(value, str) else (None if value is None else dumps(value))
+        else:
+            key = call.headers.get("webhook-id" if source == "webhook_id" else "Idempotency-Key")
+        if not key:
+            raise WebhookRejected(400, "missing deduplication key")
+        return key
+
+    def _webhook_run_once(self, payload, user, dedupe_key):
+        """Claim the dedupe key and run the actions in one savepoint: a failure undoes both."""
+        with self.env.cr.savepoint():
+            if not self.env["integration.webhook.key"]._claim(self, dedupe_key):
+                return "duplicate"
+            self._webhook_execute(payload, user)
+        return "done"
+
+    def _webhook_execute(self, payload, user=None):
+        """Run the actions for ``payload``: natively (sudo), or as ``user`` with that user's rights."""
+        self.ensure_one()
+        rule = self.with_context(integration_webhook_payload=payload)
+        if not user:
+            return rule.sudo()._execute_webhook(payload)
+        return rule._webhook_execute_as(payload, user)
+
+    def _webhook_execute_as(self, payload, user):
+        """``_execute_webhook`` without sudo: native ``_process`` runs the actions as superuser."""
+        rule = self.sudo()
+        env = rule.with_user(user).env
+        model = env[rule.model_name]
+        eval_context = {**rule._get_eval_context(payload=payload), "uid": user.id, "user": env.user, "model": model}
+        records = safe_eval.safe_eval(rule.record_getter, eval_context) if rule.record_getter else model
+        records = records.with_env(env).exists()
+        if not records:
+            raise ValidationError(_("No record to run the automation on was found."))
+        if "date_automation_last" in records._fields:
+            records.date_automation_last = fields.Datetime.now()
+        for action in rule.action_server_ids.with_env(env):
+            for record in records:
+                action.with_context(
+                    active_model=record._name, active_ids=record.ids, active_id=record.id, domain_post=None,
+                ).run()
+
+    def _webhook_log(self, call, status, payload, user, dedupe_key, values, full=False):
+        """Write the call log row (``full`` keeps the whole payload: the worker needs it)."""
+        header, *_ignored = self._webhook_hmac_settings()
+        text, truncated = "", False
+        if payload is not None:
+            text = dumps(payload)
+        elif call.body:
+            text = call.body.decode("utf-8", "replace").replace("\x00", "\ufffd")  # PostgreSQL text has no NUL
+        encoded = text.encode()
+        cap = max(self.webhook_log_payload_size, 0)
+        if not full and len(encoded) > cap:
+            text, truncated = encoded[:cap].decode("utf-8", "ignore"), True
+        return self.env["integration.webhook.call"].sudo().create({
+            "rule_id": self.id,
+            "request_id": call.request_id,
+            "remote_addr": call.remote_addr,
+            "method": call.method,
+            "http_status": status,
+            "duration_ms": (time.monotonic() - call.started) * 1000,
+            "headers": json.dumps(redact_headers(call.headers, extra=[header]), indent=1),
+            "payload": text,
+            "payload_truncated": truncated,
+            "dedupe_key": dedupe_key,
+            "user_id": user.id if user else False,
+            **values,
+        })

@@ -1,0 +1,221 @@
+import json
+import logging
+import threading
+import traceback
+from contextlib import closing
+from datetime import timedelta
+
+import psycopg2.errors
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .base_automation import TRANSIENT_ERRORS
+
+_logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETENTION_PARAM = "integration_suite.webhook_call_retention_days"
+DEFAULT_RETENTION_DAYS = 30
+
+
+class IntegrationWebhookCall(models.Model):
+    """One call received on an incoming-webhook rule (also the queue of asynchronous calls).
+
+    Written in the request's transaction but outside the actions' savepoint,
+    so a call whose actions roll back is still on record. Secrets never reach
+    it: credential headers are redacted before the row is written.
+    """
+
+    _name = "integration.webhook.call"
+    _description = "Incoming webhook call"
+    _order = "id desc"
+    _rec_name = "request_id"
+
+    rule_id = fields.Many2one("base.automation", string="Rule", required=True, ondelete="cascade", index=True)
+    request_id = fields.Char(string="Request ID", readonly=True, index=True,
+                             help="Sent back to the caller in the X-Request-Id header.")
+    remote_addr = fields.Char(string="Source IP", readonly=True)
+    method = fields.Char(readonly=True)
+    state = fields.Selection(
+        [
+            ("queued", "Queued"),
+            ("done", "Done"),
+            ("duplicate", "Duplicate"),
+            ("rejected", "Rejected"),
+            ("failed", "Failed"),
+        ],
+        required=True, default="done", readonly=True, index=True)
+    http_status = fields.Integer(string="HTTP Status", readonly=True)
+    duration_ms = fields.Float(string="Duration (ms)", digits=(16, 1), readonly=True)
+    headers = fields.Text(readonly=True, help="Credential headers are redacted.")
+    payload = fields.Text(readonly=True)
+    payload_truncated = fields.Boolean(readonly=True)
+    dedupe_key = fields.Char(readonly=True)
+    duplicate = fields.Boolean(readonly=True)
+    error = fields.Text(readonly=True)
+    user_id = fields.Many2one("res.users", string="Run As", readonly=True,
+                              help="The API key's user; empty when the actions run as 18.0 does.")
+    attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(readonly=True)
+    replay_of_id = fields.Many2one("integration.webhook.call", string="Replay Of", readonly=True,
+                                   ondelete="set null")
+    dry_run_report = fields.Text(readonly=True)
+
+    def init(self):
+        # the rate limit counts a rule's recent calls
+        self.env.cr.execute(
+            """CREATE INDEX IF NOT EXISTS integration_webhook_call_rule_date_idx
+                   ON integration_webhook_call (rule_id, create_date)""")
+
+    # ------------------------------------------------------------------
+    # Running a stored payload (worker, Replay, Dry run)
+    # ------------------------------------------------------------------
+    def _stored_payload(self):
+        self.ensure_one()
+        if self.payload_truncated:
+            raise UserError(_("The logged payload was truncated: it cannot be run again."))
+        return json.loads(self.payload) if self.payload else {}
+
+    def _execute_stored(self, payload):
+        """Run the rule's actions as the original call did: the API key's user, else 18.0's public sudo."""
+        if self.user_id:
+            return self.rule_id._webhook_execute(payload, self.user_id)
+        return self.rule_id.with_user(self.env.ref("base.public_user"))._webhook_execute(payload)
+
+    def _run_stored(self):
+        """Run this call's payload in a savepoint; re-raise on failure."""
+        payload = self._stored_payload()
+        with self.env.cr.savepoint():
+            self._execute_stored(payload)
+
+    def action_replay(self):
+        """Run the logged payload again for real; the outcome is a new call row."""
+        for call in self:
+            payload = call._stored_payload()
+            values = {"state": "done", "http_status": 200}
+            try:
+                call._run_stored()
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the replay's failure is recorded, not raised
+                values = {"state": "failed", "http_status": 500,
+                          "error": "".join(traceback.format_exception(exc))}
+            call.copy({
+                "replay_of_id": call.id, "request_id": f"replay-{call.request_id}",
+                "payload": json.dumps(payload), "method": "REPLAY", "duplicate": False,
+                "dry_run_report": False, "attempts": 0, **values,
+            })
+        return self._reopen()
+
+    def action_dry_run(self):
+        """Run the logged payload in a savepoint that is always rolled back; report the writes."""
+        self.ensure_one()
+        payload = self._stored_payload()
+        error = None
+        before = self._table_write_counts()
+        with closing(self.env.cr.savepoint()):
+            try:
+                self._execute_stored(payload)
+                self.env.flush_all()
+            except Exception as exc:  # noqa: BLE001 - shown to the operator
+                error = f"{type(exc).__name__}: {exc}"
+        after = self._table_write_counts()
+        self.dry_run_report = self._format_write_report(before, after, error)
+        return self._reopen()
+
+    def _table_write_counts(self):
+        """Rows inserted/updated/deleted so far by this transaction, per table (rolled-back ones included)."""
+        self.env.cr.execute(
+            """SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_xact_user_tables
+                WHERE n_tup_ins + n_tup_upd + n_tup_del > 0""")
+        return {row[0]: row[1:] for row in self.env.cr.fetchall()}
+
+    def _format_write_report(self, before, after, error):
+        models_by_table = {model._table: name for name, model in self.env.registry.items() if model._auto}
+        lines = []
+        for table in sorted(after):
+            delta = [now - then for now, then in zip(after[table], before.get(table, (0, 0, 0)))]
+            if any(delta) and not table.startswith("integration_webhook_"):
+                lines.append(_("%(model)s: %(created)s created, %(updated)s updated, %(deleted)s deleted",
+                               model=models_by_table.get(table, table), created=delta[0],
+                               updated=delta[1], deleted=delta[2]))
+        summary = _("Dry run at %s (rolled back).", fields.Datetime.now())
+        if error:
+            summary += "\n" + _("The actions failed: %s", error)
+        return "\n".join([summary, *(lines or [_("Nothing would be written.")])])
+
+    def _reopen(self):
+        if len(self) != 1:
+            return True
+        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id,
+                "view_mode": "form", "target": "current"}
+
+    # ------------------------------------------------------------------
+    # Worker source: asynchronous calls
+    # ------------------------------------------------------------------
+    _CLAIM_QUERY = """
+        SELECT id FROM integration_webhook_call
+         WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+         ORDER BY id
+         LIMIT 1
+           FOR UPDATE SKIP LOCKED
+    """
+
+    @api.model
+    def _worker_process_batch(self, limit):
+        """Run up to ``limit`` queued calls, one transaction each; return how many were handled."""
+        processed = 0
+        for _attempt in range(limit):
+            self.flush_model()
+            try:
+                self.env.cr.execute(self._CLAIM_QUERY, [fields.Datetime.now()])
+            except psycopg2.errors.SerializationFailure:
+                self.env.cr.rollback()  # another worker finished this row after our snapshot
+                continue
+            row = self.env.cr.fetchone()
+            if not row:
+                break
+            self.browse(row[0])._run_queued()
+            self._commit()
+            processed += 1
+        return processed
+
+    def _run_queued(self):
+        """One attempt; transient database errors are retried later with an exponential backoff."""
+        self.ensure_one()
+        self.attempts += 1
+        try:
+            self._run_stored()
+        except TRANSIENT_ERRORS as exc:
+            if self.attempts < MAX_ATTEMPTS:
+                self.next_attempt_at = fields.Datetime.now() + timedelta(seconds=2 ** self.attempts)
+                _logger.info("Webhook call %s: transient error, retry %s: %s", self.request_id, self.attempts, exc)
+                return
+            self.write({"state": "failed", "http_status": 500, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - recorded on the call, like a synchronous failure
+            self.write({"state": "failed", "http_status": 500, "error": "".join(traceback.format_exception(exc))})
+            _logger.warning("Webhook call %s failed in the worker: %s: %s", self.request_id, type(exc).__name__, exc)
+        else:
+            self.write({"state": "done", "http_status": 200, "next_attempt_at": False})
+
+    def _commit(self):
+        """Make one call's outcome durable; tests run inside a transaction they roll back."""
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.commit()
+
+    @api.autovacuum
+    def _gc_old_calls(self):
+        days = int(self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS))
+        self.search([
+            ("create_date", "<", fields.Datetime.now() - timedelta(days=days)),
+            ("state", "!=", "queued"),
+        ]).unlink()
+
+
+class IntegrationWorker(models.AbstractModel):
+    _inherit = "integration.worker"
+
+    @api.model
+    def _job_sources(self):
+        return [*super()._job_sources(), "integration.webhook.call"]
