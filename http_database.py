@@ -18,24 +18,29 @@ HEADER = "X-Odoo-Database"
 
 
 def _get_session_and_dbname(self):
-    session, dbname = _get_session_and_dbname.original(self)
     header_db = (self.httprequest.headers.get(HEADER) or "").strip()
     if not header_db:
-        return session, dbname  # absent or empty: "not given"
+        return _get_session_and_dbname.original(self)  # absent or empty: "not given"
     host = self.httprequest.environ.get("HTTP_HOST")
     sid = self.httprequest.cookies.get("session_id")
-    cookie_db = None
     if sid and http.root.session_store.is_valid_key(sid):
         cookie_db = http.root.session_store.get(sid).get("db")
-    if cookie_db and http.db_filter([cookie_db], host=host):
-        if cookie_db != header_db:
-            raise Forbidden("Cannot use both the session_id cookie and the x-odoo-database header.")
-        return session, dbname
-    self._integration_db_from_header = True
-    dbname = header_db if http.db_filter([header_db], host=host) else None
-    session.db = dbname
+        if cookie_db and http.db_filter([cookie_db], host=host):
+            if cookie_db != header_db:
+                raise Forbidden("Cannot use both the session_id cookie and the x-odoo-database header.")
+            return _get_session_and_dbname.original(self)
+    # Stateless call: a fresh session and no listing of every database,
+    # which 18.0 otherwise does (one extra PostgreSQL connection) per request.
+    session = http.root.session_store.new()
+    for key, value in http.get_default_session().items():
+        session.setdefault(key, value)
+    if not session.context.get("lang"):
+        session.context["lang"] = self.default_lang()
+    session.db = header_db if http.db_filter([header_db], host=host) else None
     session.can_save = False
-    return session, dbname
+    session.is_dirty = False
+    self._integration_db_from_header = True
+    return session, session.db
 
 
 def post_load():

@@ -5,6 +5,7 @@ import requests
 
 from odoo.addons.base.models import res_users
 from odoo.addons.base.models.res_users import KEY_CRYPT_CONTEXT
+from odoo import http as odoo_http
 from odoo.tests import tagged
 from odoo.tools import config, mute_logger
 
@@ -196,6 +197,15 @@ class TestJson2Database(IntegrationHttpCase):
             headers = {} if value is None else {"X-Odoo-Database": value}
             res = self.call("res.users", "context_get", headers=headers)
             self.assertEqual(res.status_code, 200, (value, res.text))
+
+    def test_header_call_is_stateless_and_lists_no_database(self):
+        with mock.patch.object(odoo_http, "db_list", wraps=odoo_http.db_list) as listing:
+            res = self.call("res.users", "context_get", headers={"X-Odoo-Database": self.env.cr.dbname})
+            self.assertEqual(res.status_code, 200, res.text)
+            self.assertEqual(listing.call_count, 0)
+            self.assertNotIn("Set-Cookie", res.headers)
+            self.call("res.users", "context_get")
+            self.assertGreater(listing.call_count, 0, "without the header 18.0 lists databases")
 
     def test_header_unknown_or_filtered_database(self):
         res = self.call("res.users", "context_get", headers={"X-Odoo-Database": "no_such_db_x"})

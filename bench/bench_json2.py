@@ -1,0 +1,90 @@
+"""JSON/2 vs 18.0's /jsonrpc execute_kw: same key, same query, same server (2 workers).
+
+Rounds alternate the two doors so that drift hits both alike; each round runs
+CLIENTS keep-alive client threads for SECONDS and counts completed calls.
+"""
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server import BenchServer  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 6))
+SECONDS = float(os.environ.get("BENCH_SECONDS", 4))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", 2))
+DOMAIN = [["is_company", "=", True]]
+FIELDS = ["name", "email", "country_id"]
+
+
+def json2_call(session, srv, database_header=True):
+    """What JSON-2 clients send: odoo-client-lib always names the database."""
+    headers = {"Authorization": f"bearer {srv.key}"}
+    if database_header:
+        headers["X-Odoo-Database"] = srv.db
+    res = session.post(f"{srv.url}/json/2/res.partner/search_read", timeout=30, json={
+        "domain": DOMAIN, "fields": FIELDS, "limit": 20, "context": {"lang": "en_US"}},
+        headers=headers)
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def json2_call_no_header(session, srv):
+    return json2_call(session, srv, database_header=False)
+
+
+def jsonrpc_call(session, srv):
+    res = session.post(f"{srv.url}/jsonrpc", timeout=30, json={
+        "jsonrpc": "2.0", "method": "call", "id": 1, "params": {
+            "service": "object", "method": "execute_kw",
+            "args": [srv.db, 2, srv.key, "res.partner", "search_read", [DOMAIN],
+                     {"fields": FIELDS, "limit": 20, "context": {"lang": "en_US"}}]}})
+    body = res.json()
+    assert "result" in body, body
+    return body["result"]
+
+
+def throughput(call, srv):
+    counts = [0] * CLIENTS
+    stop = time.monotonic() + SECONDS
+
+    def client(i):
+        with requests.Session() as session:
+            while time.monotonic() < stop:
+                call(session, srv)
+                counts[i] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / SECONDS
+
+
+def main():
+    with BenchServer(workers=2) as srv:
+        with requests.Session() as s:  # warm both doors (key cache, registry, jsonrpc uid cache)
+            assert json2_call(s, srv) == jsonrpc_call(s, srv), "both doors must answer the same rows"
+            for _ in range(20):
+                json2_call(s, srv), jsonrpc_call(s, srv)
+        doors = [("json2", json2_call), ("jsonrpc", jsonrpc_call), ("json2_no_header", json2_call_no_header)]
+        totals = {name: [] for name, _call in doors}
+        for r in range(ROUNDS):
+            for name, call in doors[r % 3:] + doors[:r % 3]:
+                totals[name].append(throughput(call, srv))
+        j2, rpc, bare = (sum(totals[name]) / ROUNDS for name, _call in doors)
+        print(f"JSON/2 search_read (X-Odoo-Database, as clients send) : {j2:8.1f} calls/s")
+        print(f"JSON-RPC /jsonrpc execute_kw search_read             : {rpc:8.1f} calls/s")
+        print(f"JSON/2 search_read without X-Odoo-Database           : {bare:8.1f} calls/s")
+        print(f"ratio JSON/2 / JSON-RPC                              : {j2 / rpc:8.2f}x  (target >= 1.3x)")
+        print(f"ratio JSON/2 without the header / JSON-RPC           : {bare / rpc:8.2f}x")
+        print(f"({ROUNDS} alternating rounds of {SECONDS:.0f}s, {CLIENTS} keep-alive clients, 2 Odoo workers)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Start a throwaway PostgreSQL + Odoo 18.0 with the addon for a benchmark, from the repository.
+
+Used as a context manager: ``with BenchServer(workers=2) as srv: srv.url, srv.db, srv.key``.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bash(script):
+    return subprocess.run(["bash", "-c", f"source {ROOT}/scripts/common.sh; {script}"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+class BenchServer:
+    def __init__(self, workers=2, extra_args=()):
+        self.workers = workers
+        self.extra_args = list(extra_args)
+        self.db = "integration_bench"
+
+    def __enter__(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="is-bench-", dir=ROOT / ".run" if (ROOT / ".run").is_dir() else None))
+        self.tmp.chmod(0o755)  # the postgres user owns the cluster inside
+        self.odoo = _bash("odoo_bin")
+        self.addons = _bash("stage_addon")
+        self.pg_port = _bash("free_port")
+        self.http_port = int(_bash("free_port"))
+        subprocess.run([ROOT / "scripts/pg.sh", "start", self.tmp / "pg", self.pg_port], check=True)
+        self.conf = self.tmp / "odoo.conf"
+        self.conf.write_text(
+            "[options]\ndb_host = 127.0.0.1\n"
+            f"db_port = {self.pg_port}\ndb_user = odoo\n"
+            f"addons_path = {_bash('odoo_addons_path')},{self.addons}\n"
+            f"data_dir = {self.tmp / 'data'}\nhttp_port = {self.http_port}\n"
+            "log_level = warn\nmax_cron_threads = 1\n"
+        )
+        subprocess.run([self.odoo, "-c", self.conf, "-d", self.db, "-i", "integration_suite",
+                        "--stop-after-init"], check=True, capture_output=True)
+        self.key = self.shell(
+            'print("KEY=" + env["res.users.apikeys"].with_user(env.ref("base.user_admin"))'
+            '.sudo()._generate("rpc", "bench", None)); env.cr.commit()'
+        ).split("KEY=")[1].split()[0]
+        self.proc = subprocess.Popen(
+            [self.odoo, "-c", self.conf, "-d", self.db, f"--workers={self.workers}",
+             f"--db-filter=^{self.db}$", *self.extra_args],
+            stdout=subprocess.DEVNULL, stderr=open(self.tmp / "server.log", "w"),
+        )
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        for _ in range(120):
+            try:
+                requests.get(self.url + "/web/version", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.5)
+        return self
+
+    def shell(self, code):
+        done = subprocess.run([self.odoo, "shell", "-c", self.conf, "-d", self.db, "--no-http"],
+                              input=code, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        subprocess.run([ROOT / "scripts/pg.sh", "stop", self.tmp / "pg", self.pg_port], check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if str(self.addons).startswith(str(ROOT / ".run")):
+            shutil.rmtree(self.addons, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit("import BenchServer from a benchmark script")
