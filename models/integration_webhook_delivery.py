@@ -1,6 +1,7 @@
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
@@ -25,6 +26,33 @@ THROTTLE_STATUSES = {429, 502, 503, 504}
 _SESSION = requests.Session()
 _SESSION.mount("http://", HTTPAdapter(pool_connections=16, pool_maxsize=16))
 _SESSION.mount("https://", HTTPAdapter(pool_connections=16, pool_maxsize=16))
+# deliveries of one claimed group are POSTed concurrently (one worker, up to this many at once)
+PARALLEL_SENDS = 16
+_EXECUTOR = ThreadPoolExecutor(max_workers=PARALLEL_SENDS, thread_name_prefix="webhook-send")
+
+
+def _post(request):
+    """One HTTP attempt, no ORM: refuse forbidden destinations, keep at most 4 KB of the answer."""
+    status, excerpt, error, retry_after = False, False, False, None
+    started = time.monotonic()
+    try:
+        wd.check_destination(request["url"], allow_private=request["allow_private"])
+        with _SESSION.post(request["url"], data=request["body"], headers=request["headers"],
+                           timeout=request["timeout"], allow_redirects=False, stream=True) as response:
+            status = response.status_code
+            raw = response.raw.read(wd.RESPONSE_EXCERPT_BYTES, decode_content=True)
+            excerpt = raw.decode(response.encoding or "utf-8", "replace")
+            if status in THROTTLE_STATUSES:
+                retry_after = wd.parse_retry_after(response.headers.get("Retry-After"))
+    except (ValueError, ConnectionError) as exc:
+        error = str(exc)
+    except requests.exceptions.Timeout as exc:
+        error = f"Timed out after {request['timeout']}s: {exc}"
+    except requests.exceptions.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    duration_ms = (time.monotonic() - started) * 1000
+    return {"status": status, "excerpt": excerpt, "error": error, "retry_after": retry_after,
+            "duration_ms": duration_ms}
 
 
 class IntegrationWebhookDelivery(models.Model):
@@ -100,7 +128,10 @@ class IntegrationWebhookDelivery(models.Model):
             "event_type": event_type,
             "payload": self._render(endpoint, data, event_type),
         })
-        self.env["integration.worker"]._trigger()
+        if "integration_webhook_wake" not in self.env.cr.precommit.data:
+            # one cron trigger per transaction, however many deliveries it queues
+            self.env.cr.precommit.data["integration_webhook_wake"] = True
+            self.env.cr.precommit.add(self.env["integration.worker"]._trigger)
         return delivery
 
     # ------------------------------------------------------------------ worker
@@ -135,61 +166,61 @@ class IntegrationWebhookDelivery(models.Model):
 
     @api.model
     def _worker_process_batch(self, limit):
-        """Send up to ``limit`` due deliveries, one transaction each; return how many were sent."""
+        """Send up to ``limit`` due deliveries and return how many were attempted.
+
+        Rows are claimed ``PARALLEL_SENDS`` at a time, POSTed concurrently (the claim never holds
+        two deliveries of one record, so order is kept) and their outcomes committed together:
+        a crash can re-send at most one claimed group, with the same webhook-id.
+        """
         processed = 0
-        for _attempt in range(limit):
+        while processed < limit:
             try:
-                delivery = self._claim()
+                deliveries = self._claim(min(PARALLEL_SENDS, limit - processed))
             except psycopg2.errors.SerializationFailure:
-                # another worker finished this row after our snapshot: start a fresh transaction
+                # another worker finished one of these rows after our snapshot: start afresh
                 self.env.cr.rollback()
                 continue
-            if not delivery:
+            if not deliveries:
                 break
-            delivery._send()
+            requests_ = [delivery._prepare_request() for delivery in deliveries]
+            outcomes = _EXECUTOR.map(_post, requests_) if len(requests_) > 1 else map(_post, requests_)
+            for delivery, outcome in zip(deliveries, outcomes):
+                delivery._record_outcome(**outcome)
             self._commit()
-            processed += 1
+            processed += len(deliveries)
         return processed
 
     def _commit(self):
-        """Make one delivery's outcome durable; tests run inside a transaction they roll back."""
+        """Make the outcomes durable; tests run inside a transaction they roll back."""
         if not getattr(threading.current_thread(), "testing", False):
             self.env.cr.commit()
 
-    def _send(self):
-        """One attempt: sign, POST, keep a bounded excerpt of the answer, schedule what comes next."""
+    def _prepare_request(self):
+        """Everything one attempt needs, read from the database before sending (no ORM in threads)."""
         self.ensure_one()
         endpoint = self.endpoint_id.sudo()
-        allow_private = str2bool(
-            self.env["ir.config_parameter"].sudo().get_param(ALLOW_PRIVATE_PARAM, "False"), False)
         timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Odoo-integration_suite-webhooks/1",
-            **endpoint._custom_headers(),
-            "webhook-id": self.webhook_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": wd.signature_header(
-                endpoint._signing_secrets(), self.webhook_id, timestamp, self.payload),
+        return {
+            "url": endpoint.url,
+            "body": self.payload.encode(),
+            "timeout": endpoint.timeout,
+            "allow_private": str2bool(
+                self.env["ir.config_parameter"].sudo().get_param(ALLOW_PRIVATE_PARAM, "False"), False),
+            "headers": {
+                "Content-Type": "application/json",
+                "User-Agent": "Odoo-integration_suite-webhooks/1",
+                **endpoint._custom_headers(),
+                "webhook-id": self.webhook_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": wd.signature_header(
+                    endpoint._signing_secrets(), self.webhook_id, timestamp, self.payload),
+            },
         }
-        status, excerpt, error, retry_after = False, False, False, None
-        started = time.monotonic()
-        try:
-            wd.check_destination(endpoint.url, allow_private=allow_private)
-            with _SESSION.post(endpoint.url, data=self.payload.encode(), headers=headers,
-                               timeout=endpoint.timeout, allow_redirects=False, stream=True) as response:
-                status = response.status_code
-                excerpt = response.raw.read(wd.RESPONSE_EXCERPT_BYTES, decode_content=True)
-                excerpt = excerpt.decode(response.encoding or "utf-8", "replace")
-                if status in THROTTLE_STATUSES:
-                    retry_after = wd.parse_retry_after(response.headers.get("Retry-After"))
-        except (ValueError, ConnectionError) as exc:
-            error = str(exc)
-        except requests.exceptions.Timeout as exc:
-            error = _("Timed out after %(timeout)ss: %(error)s", timeout=endpoint.timeout, error=exc)
-        except requests.exceptions.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        duration_ms = (time.monotonic() - started) * 1000
+
+    def _record_outcome(self, status, excerpt, error, retry_after, duration_ms):
+        """Delivered on 2xx; otherwise schedule the next attempt, or declare the delivery dead."""
+        self.ensure_one()
+        endpoint = self.endpoint_id.sudo()
         now = fields.Datetime.now()
         values = {
             "attempt_count": self.attempt_count + 1,
