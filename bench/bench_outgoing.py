@@ -1,0 +1,177 @@
+"""Outgoing webhooks: 18.0's synchronous action vs the addon's outbox + worker.
+
+Prints in one run:
+- blocking: time added to the triggering transaction per record, receiver answering in 300 ms;
+- throughput: deliveries per second from one worker (receiver answering at once) vs the native action;
+- recovery: deliveries queued while the receiver is down, then drained: lost / duplicated / time.
+
+The receiver runs in this process; Odoo runs the measured code in an ``odoo shell`` (no cron threads,
+so the only worker is the one measured).
+"""
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server import BenchServer, _bash  # noqa: E402
+
+BLOCKING_RECORDS = int(os.environ.get("BENCH_BLOCKING_RECORDS", 20))
+THROUGHPUT_RECORDS = int(os.environ.get("BENCH_THROUGHPUT_RECORDS", 500))
+RECOVERY_RECORDS = int(os.environ.get("BENCH_RECOVERY_RECORDS", 1000))
+DOWN_SECONDS = float(os.environ.get("BENCH_DOWN_SECONDS", 60))
+
+
+class Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # one write per answer and no Nagle, or keep-alive clients wait 40 ms for the delayed ACK
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    seen = {}  # path -> list of webhook-ids
+    lock = threading.Lock()
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/control/recovery":
+            # the recovery receiver is down now and comes back after DOWN_SECONDS
+            threading.Timer(DOWN_SECONDS, lambda: start(RECOVERY_PORT)).start()
+        elif self.path.startswith("/slow"):
+            time.sleep(0.3)
+        with self.lock:
+            self.seen.setdefault(self.path, []).append(self.headers.get("webhook-id"))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def start(port):
+    server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+MAIN_PORT, RECOVERY_PORT = int(_bash("free_port")), int(_bash("free_port"))
+
+SHELL = r"""
+import time
+from odoo.addons.base.models.ir_actions import IrActionsServer as Native
+R = "http://127.0.0.1:%(main)d"
+env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
+name = env["ir.model.fields"]._get("res.partner", "name")
+def action(url, schedule=None):
+    act = env["ir.actions.server"].create({"name": "bench", "model_id": env.ref("base.model_res_partner").id,
+        "state": "webhook", "webhook_url": url, "webhook_field_ids": [(6, 0, name.ids)]})
+    if schedule:
+        act.webhook_endpoint_id.retry_schedule = schedule
+    return act
+def partners(n):
+    recs = env["res.partner"].create([{"name": f"bench {i}"} for i in range(n)])
+    env.cr.commit()
+    return recs
+def run_native(act, rec):
+    Native._run_action_webhook(act.with_context(active_model=rec._name, active_id=rec.id, active_ids=rec.ids))
+def run_addon(act, rec):
+    act.with_context(active_model=rec._name, active_id=rec.id, active_ids=rec.ids).run()
+def timed(fn, act, recs):
+    # mean time the user's transaction spends in the action and its commit (the write excluded)
+    spent = 0.0
+    for rec in recs:
+        rec.write({"name": rec.name + "*"})   # the user's change
+        start = time.perf_counter()
+        fn(act, rec)
+        env.cr.commit()                       # the user's transaction ends
+        spent += time.perf_counter() - start
+    return spent / len(recs)
+def plain(act, rec):
+    pass
+Delivery = env["integration.webhook.delivery"]
+def drain(deadline):
+    while time.monotonic() < deadline:
+        if not Delivery._worker_process_batch(100):
+            if not Delivery.search_count([("state", "in", ("pending", "failed"))]):
+                return True
+            time.sleep(0.2)
+    return False
+
+# blocking
+recs = partners(%(blocking)d)
+native_act, addon_act = action(R + "/slow-native"), action(R + "/slow-addon")
+for warm in (plain, run_native, run_addon):
+    timed(warm, addon_act if warm is run_addon else native_act, recs[:3])
+base = timed(plain, None, recs)
+native = timed(run_native, native_act, recs) - base
+addon = timed(run_addon, addon_act, recs) - base
+drain(time.monotonic() + 120)
+print(f"RESULT blocking native_ms={native * 1000:.2f} addon_ms={addon * 1000:.3f}")
+
+# throughput
+recs = partners(%(throughput)d)
+act = action(R + "/fast-native")
+start = time.perf_counter()
+for rec in recs:
+    run_native(act, rec)
+native_rate = len(recs) / (time.perf_counter() - start)
+act = action(R + "/fast-addon")
+for rec in recs:
+    run_addon(act, rec)
+env.cr.commit()
+start = time.perf_counter()
+drain(time.monotonic() + 300)
+addon_rate = len(recs) / (time.perf_counter() - start)
+print(f"RESULT throughput native={native_rate:.1f} addon={addon_rate:.1f}")
+
+# recovery
+import requests
+requests.post(R + "/control/recovery", data=b"{}", timeout=5)
+recs = partners(%(recovery)d)
+act = action("http://127.0.0.1:%(recovery_port)d/recovery", "0,5,10,15,20,30,60,120,300")
+start = time.perf_counter()
+for rec in recs:
+    run_addon(act, rec)
+env.cr.commit()
+ok = drain(time.monotonic() + %(down)f + 600)
+elapsed = time.perf_counter() - start
+env.cr.execute("SELECT count(*), count(DISTINCT webhook_id), sum(attempt_count) FROM integration_webhook_delivery "
+               "WHERE endpoint_id = %%s AND state = 'delivered'", [act.webhook_endpoint_id.id])
+delivered, distinct, attempts = env.cr.fetchone()
+print(f"RESULT recovery drained={ok} delivered={delivered} distinct={distinct} attempts={attempts} seconds={elapsed:.1f}")
+env.cr.commit()
+"""
+
+
+def main():
+    start(MAIN_PORT)
+    with BenchServer(workers=0, extra_args=["--max-cron-threads=0"]) as srv:
+        out = srv.shell(SHELL % {"main": MAIN_PORT, "recovery_port": RECOVERY_PORT, "blocking": BLOCKING_RECORDS,
+                                 "throughput": THROUGHPUT_RECORDS, "recovery": RECOVERY_RECORDS,
+                                 "down": DOWN_SECONDS})
+    results = {}
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            kind, *pairs = line.split()[1:]
+            results[kind] = dict(pair.split("=") for pair in pairs)
+    seen = Receiver.seen
+    blocking, rate, recovery = results["blocking"], results["throughput"], results["recovery"]
+    native_ms, addon_ms = float(blocking["native_ms"]), float(blocking["addon_ms"])
+    received = seen.get("/recovery", [])
+    print(f"blocking per record, receiver 300 ms : native {native_ms:8.2f} ms   addon {addon_ms:8.3f} ms   "
+          f"ratio {addon_ms / native_ms:.4f} (target <= 0.02)")
+    print(f"throughput, one worker, fast receiver: native {float(rate['native']):8.1f}/s   addon "
+          f"{float(rate['addon']):8.1f}/s   ratio {float(rate['addon']) / float(rate['native']):.2f}x (target >= 3x)")
+    print(f"recovery, {RECOVERY_RECORDS} queued, receiver down {DOWN_SECONDS:.0f} s: drained={recovery['drained']} "
+          f"delivered={recovery['delivered']} distinct ids received={len(set(received))} "
+          f"requests received={len(received)} lost={RECOVERY_RECORDS - len(set(received))} "
+          f"attempts={recovery['attempts']} time to drain={recovery['seconds']} s")
+    print(f"(check: webhook-ids received after commit: blocking phase {len(set(seen.get('/slow-addon', [])))}, "
+          f"throughput phase {len(set(seen.get('/fast-addon', [])))}/{THROUGHPUT_RECORDS})")
+
+
+if __name__ == "__main__":
+    main()
