@@ -5,10 +5,14 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
 
+# the test tools, installed only when missing (a new machine has none of them)
+"$PYTHON" -c 'import pytest, pytest_httpserver, standardwebhooks, jsonschema, requests, openapi_spec_validator, schemathesis, odoolib' 2>/dev/null \
+  || "$PYTHON" -m pip install -q -r requirements-test.txt
+
 odoo_tests=$(cat tests/test_*.py | grep -cE '^\s+def test_' || true)
 if [ "$(odoo_series)" != "18.0" ]; then
   echo "!!!!!!!! ODOO 18.0 IS NOT IMPORTABLE: ${odoo_tests} Odoo tests were NOT run (put Odoo 18.0 on PYTHON's path, or set ODOO_BIN/PYTHON) !!!!!!!!"
-  exec "$PYTHON" -m pytest -q pure_tests "$@"
+  cd pure_tests && exec "$PYTHON" -m pytest -q -p no:odoo -p no:cacheprovider --rootdir=. . "$@"
 fi
 
 addons_dir=$(stage_addon)
