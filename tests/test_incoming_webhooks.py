@@ -407,3 +407,23 @@ class TestIncomingWebhooks(IntegrationHttpCase):
         call = self.env["integration.webhook.call"].browse(response.json()["id"])
         self.assertEqual(call.state, "failed")
         self.assertIn("boom", call.error)
+
+    def test_async_api_key_call_runs_as_the_user_with_its_payload(self):
+        rule = self.make_rule("record.write({'ref': payload['ref']})", webhook_async=True,
+                              webhook_auth_mode="api_key")
+        editor = new_test_user(self.env, login="webhook_async_editor",
+                               groups="base.group_user,base.group_partner_manager")
+        response = self.hook(rule, self.body(ref="from-async"), {"Authorization": f"bearer {self.make_key(editor)}"})
+        self.assertEqual(response.status_code, 202, response.text)
+        self.env["integration.webhook.call"]._worker_process_batch(10)
+        self.partner.invalidate_recordset()
+        self.assertEqual((self.partner.ref, self.partner.write_uid), ("from-async", editor))
+
+    def test_form_payload_is_replayed(self):
+        rule = self.make_rule("record.write({'ref': (record.ref or '') + payload['ref']})")
+        response = requests.post(f"{self.base_url()}/web/hook/{rule.webhook_uuid}", timeout=60,
+                                 data={"_model": "res.partner", "_id": str(self.partner.id), "ref": "F"})
+        self.assertOk(response)
+        self.calls(rule).action_replay()
+        self.partner.invalidate_recordset()
+        self.assertEqual(self.partner.ref, "FF")
