@@ -14,11 +14,10 @@ import time
 import uuid
 from pathlib import Path
 
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-from server import BenchServer  # noqa: E402
+from server import BenchServer, throughput  # noqa: E402
 from webhook_signatures import sign_standard_webhooks  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 6))
@@ -56,24 +55,13 @@ print("SETUP=" + json.dumps({"partner": partner.id, **uuids}))
 """
 
 
-def throughput(srv, uuid_, body, headers_pool):
-    counts = [0] * CLIENTS
-    stop = time.monotonic() + SECONDS
+def hook_throughput(srv, uuid_, body, headers_pool):
+    def post(session):
+        headers = {"Content-Type": "application/json", **(next(headers_pool) if headers_pool else {})}
+        res = session.post(f"{srv.url}/web/hook/{uuid_}", data=body, headers=headers, timeout=30)
+        assert res.status_code == 200 and res.json() == {"status": "ok"}, (res.status_code, res.text)
 
-    def client(i):
-        with requests.Session() as session:
-            while time.monotonic() < stop:
-                headers = {"Content-Type": "application/json", **(next(headers_pool) if headers_pool else {})}
-                res = session.post(f"{srv.url}/web/hook/{uuid_}", data=body, headers=headers, timeout=30)
-                assert res.status_code == 200 and res.json() == {"status": "ok"}, (res.status_code, res.text)
-                counts[i] += 1
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / SECONDS
+    return throughput(post, CLIENTS, SECONDS)
 
 
 def signed_pool(body, size=20000):
@@ -101,13 +89,13 @@ def main():
         body = json.dumps({"_model": "res.partner", "_id": setup["partner"],
                            "event": {"type": "tag.created", "name": "bench tag"}}).encode()
         for _ in range(2):  # warm both rules (registry, caches, validator)
-            throughput(srv, setup["native"], body, None)
-            throughput(srv, setup["safe"], body, signed_pool(body, 2000))
+            hook_throughput(srv, setup["native"], body, None)
+            hook_throughput(srv, setup["safe"], body, signed_pool(body, 2000))
         totals = {"native": [], "safe": []}
         for r in range(ROUNDS):
             for name in (("native", "safe") if r % 2 == 0 else ("safe", "native")):
                 pool = signed_pool(body) if name == "safe" else None
-                totals[name].append(throughput(srv, setup[name], body, pool))
+                totals[name].append(hook_throughput(srv, setup[name], body, pool))
         native, safe = (sum(totals[name]) / ROUNDS for name in ("native", "safe"))
         print(f"native rule (secret URL only)                          : {native:8.1f} calls/s")
         print(f"safe rule (Standard Webhooks + JSON Schema + dedupe)   : {safe:8.1f} calls/s")

@@ -5,14 +5,12 @@ CLIENTS keep-alive client threads for SECONDS and counts completed calls.
 """
 import os
 import sys
-import threading
-import time
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server import BenchServer  # noqa: E402
+from server import BenchServer, throughput  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 6))
 SECONDS = float(os.environ.get("BENCH_SECONDS", 4))
@@ -48,24 +46,6 @@ def jsonrpc_call(session, srv):
     return body["result"]
 
 
-def throughput(call, srv):
-    counts = [0] * CLIENTS
-    stop = time.monotonic() + SECONDS
-
-    def client(i):
-        with requests.Session() as session:
-            while time.monotonic() < stop:
-                call(session, srv)
-                counts[i] += 1
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / SECONDS
-
-
 def main():
     with BenchServer(workers=2) as srv:
         with requests.Session() as s:  # warm both doors (key cache, registry, jsonrpc uid cache)
@@ -76,7 +56,7 @@ def main():
         totals = {name: [] for name, _call in doors}
         for r in range(ROUNDS):
             for name, call in doors[r % 3:] + doors[:r % 3]:
-                totals[name].append(throughput(call, srv))
+                totals[name].append(throughput(lambda session, call=call: call(session, srv), CLIENTS, SECONDS))
         j2, rpc, bare = (sum(totals[name]) / ROUNDS for name, _call in doors)
         print(f"JSON/2 search_read (X-Odoo-Database, as clients send) : {j2:8.1f} calls/s")
         print(f"JSON-RPC /jsonrpc execute_kw search_read             : {rpc:8.1f} calls/s")

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -77,6 +78,25 @@ class BenchServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
         if str(self.addons).startswith(str(ROOT / ".run")):
             shutil.rmtree(self.addons, ignore_errors=True)
+
+
+def throughput(request, clients, seconds):
+    """Calls per second of ``clients`` keep-alive threads running ``request(session)`` for ``seconds``."""
+    counts = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def client(i):
+        with requests.Session() as session:
+            while time.monotonic() < stop:
+                request(session)
+                counts[i] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / seconds
 
 
 if __name__ == "__main__":
