@@ -71,7 +71,7 @@ def bind_arguments(func, records, kwargs):
         raise UnprocessableEntity(exc.args[0]) from exc
 
 
-def _normalise_ids(model, ids):
+def _normalise_ids(ids):
     if ids is None or ids == []:
         return []
     if isinstance(ids, bool) or not isinstance(ids, (int, list)):
@@ -93,7 +93,7 @@ def call(env, model_name, method_name, ids=(), kwargs=None, context=None):
     kwargs = kwargs or {}
     model = get_model(env, model_name).with_context(context or {})
     func = get_public_method(model, method_name)
-    ids = _normalise_ids(model, list(ids) if isinstance(ids, tuple) else ids)
+    ids = _normalise_ids(list(ids) if isinstance(ids, tuple) else ids)
     if ids and is_model_method(func):
         raise UnprocessableEntity(f"cannot call {model_name}.{method_name} with ids")
     records = model.browse(ids)
