@@ -21,6 +21,8 @@
         "views/ir_actions_server_views.xml",
         "views/integration_webhook_call_views.xml",
         "views/base_automation_views.xml",
+        "views/integration_activity_report_views.xml",
+        "views/integration_menus.xml",
     ],
     "post_load": "post_load",
     "installable": True,
