@@ -1,0 +1,57 @@
+"""whool, building the checkout under the addon's name whatever the checkout folder is called.
+
+whool names the distribution (odoo-addon-<folder>) and the installed package
+(odoo/addons/<folder>) after the folder it builds, and a checkout or a CI clone may be named
+anything. Building through a link named `integration_suite` leaves the rest to whool: the files
+git tracks, the version from the manifest and git history, the dependencies from the manifest.
+whool has no option for the name, hence its internal build functions, with whool pinned in
+pyproject.toml.
+"""
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from whool import buildapi
+
+ADDON = "integration_suite"
+
+
+def _named_right(path):
+    # an sdist carries its name in PKG-INFO
+    return path.name == ADDON or (path / "PKG-INFO").is_file()
+
+
+@contextmanager
+def _addon_dir():
+    """The addon folder, seen through a path that ends with the addon's name."""
+    here = Path.cwd()
+    if _named_right(here):
+        yield here
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        link = Path(tmp, ADDON)
+        link.symlink_to(here, target_is_directory=True)
+        yield link
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with _addon_dir() as addon_dir:
+        return buildapi._build_wheel(addon_dir, Path(wheel_directory), editable=False)
+
+
+def build_sdist(sdist_directory, config_settings=None):
+    with _addon_dir() as addon_dir:
+        return buildapi._build_sdist(addon_dir, Path(sdist_directory))
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    """The installed link must outlive the build, so it lives in the checkout's build/ folder."""
+    here = Path.cwd()
+    addon_dir = here
+    if not _named_right(here):
+        addon_dir = here / "build" / ADDON
+        addon_dir.parent.mkdir(exist_ok=True)
+        if not addon_dir.is_symlink():
+            addon_dir.symlink_to(here, target_is_directory=True)
+    return buildapi._build_wheel(addon_dir, Path(wheel_directory), editable=True)
