@@ -8,5 +8,4 @@ from . import ir_actions_server
 from . import base_automation
 from . import integration_webhook_key
 from . import integration_webhook_call
-from . import ir_actions_server_payload
 from . import integration_activity_report

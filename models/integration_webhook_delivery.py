@@ -10,7 +10,7 @@ from requests.adapters import HTTPAdapter
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import str2bool
+from odoo.tools import SQL, str2bool
 
 from ..dispatch import dumps
 from ..tools import webhook_delivery as wd
@@ -26,7 +26,8 @@ THROTTLE_STATUSES = {429, 502, 503, 504}
 _SESSION = requests.Session()
 _SESSION.mount("http://", HTTPAdapter(pool_connections=16, pool_maxsize=16))
 _SESSION.mount("https://", HTTPAdapter(pool_connections=16, pool_maxsize=16))
-# deliveries of one claimed group are POSTed concurrently (one worker, up to this many at once)
+# deliveries claimed (and committed) together, and how many of them are POSTed at once
+CLAIM_GROUP = 64
 PARALLEL_SENDS = 16
 _EXECUTOR = ThreadPoolExecutor(max_workers=PARALLEL_SENDS, thread_name_prefix="webhook-send")
 
@@ -119,15 +120,22 @@ class IntegrationWebhookDelivery(models.Model):
 
     @api.model
     def _enqueue(self, endpoint, data, model, res_id, event_type, action=None):
-        """Write the delivery in the current transaction; the worker wakes only if it commits."""
-        delivery = self.sudo().create({
-            "endpoint_id": endpoint.id,
-            "action_id": action.id if action else False,
-            "model": model,
-            "res_id": res_id,
-            "event_type": event_type,
-            "payload": self._render(endpoint, data, event_type),
-        })
+        """Write the delivery in the current transaction; the worker wakes only if it commits.
+
+        A plain INSERT: this runs inside the user's transaction for every event, and the ORM's
+        create (defaults, cache, recomputations) would cost more than everything else it does.
+        """
+        self.env.cr.execute(SQL(
+            """INSERT INTO integration_webhook_delivery
+                   (endpoint_id, action_id, model, res_id, event_type, webhook_id, payload, state,
+                    attempt_count, next_attempt_at, create_uid, create_date, write_uid, write_date)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', 0,
+                       now() at time zone 'UTC', %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
+               RETURNING id""",
+            endpoint.id, action.id if action else None, model, res_id, event_type, wd.new_message_id(),
+            self._render(endpoint, data, event_type), self.env.uid, self.env.uid,
+        ))
+        delivery = self.browse(self.env.cr.fetchone()[0])
         if "integration_webhook_wake" not in self.env.cr.precommit.data:
             # one cron trigger per transaction, however many deliveries it queues
             self.env.cr.precommit.data["integration_webhook_wake"] = True
@@ -136,19 +144,20 @@ class IntegrationWebhookDelivery(models.Model):
 
     # ------------------------------------------------------------------ worker
 
-    # Due rows of active endpoints whose earlier deliveries for the same record are finished.
+    # Due rows of active endpoints whose earlier deliveries for the same record are finished
+    # (events without a record are not ordered). Plain equalities keep the lookup on record_idx.
     # SKIP LOCKED: a row another worker is sending is not waited for and never sent twice.
     _CLAIM_QUERY = """
         SELECT d.id
           FROM integration_webhook_delivery d
           JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id AND e.active
          WHERE d.state IN ('pending', 'failed')
-           AND d.next_attempt_at <= %(now)s
+           AND d.next_attempt_at <= clock_timestamp() at time zone 'UTC'
            AND NOT EXISTS (
                 SELECT 1 FROM integration_webhook_delivery earlier
                  WHERE earlier.endpoint_id = d.endpoint_id
-                   AND earlier.model IS NOT DISTINCT FROM d.model
-                   AND earlier.res_id IS NOT DISTINCT FROM d.res_id
+                   AND earlier.model = d.model
+                   AND earlier.res_id = d.res_id
                    AND earlier.id < d.id
                    AND earlier.state IN ('pending', 'failed'))
          ORDER BY d.next_attempt_at, d.id
@@ -161,31 +170,30 @@ class IntegrationWebhookDelivery(models.Model):
         """Lock up to ``limit`` due deliveries for this transaction and return them."""
         self.flush_model()
         self.env["integration.webhook.endpoint"].flush_model(["active"])
-        self.env.cr.execute(self._CLAIM_QUERY, {"now": fields.Datetime.now(), "limit": limit})
+        self.env.cr.execute(self._CLAIM_QUERY, {"limit": limit})
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
     def _worker_process_batch(self, limit):
         """Send up to ``limit`` due deliveries and return how many were attempted.
 
-        Rows are claimed ``PARALLEL_SENDS`` at a time, POSTed concurrently (the claim never holds
-        two deliveries of one record, so order is kept) and their outcomes committed together:
-        a crash can re-send at most one claimed group, with the same webhook-id.
+        Rows are claimed ``CLAIM_GROUP`` at a time, POSTed ``PARALLEL_SENDS`` at once (the claim
+        never holds two deliveries of one record, so order is kept) and their outcomes committed
+        together: a crash can re-send at most one claimed group, with the same webhook-id.
         """
         processed = 0
         while processed < limit:
             try:
-                deliveries = self._claim(min(PARALLEL_SENDS, limit - processed))
+                deliveries = self._claim(min(CLAIM_GROUP, limit - processed))
             except psycopg2.errors.SerializationFailure:
                 # another worker finished one of these rows after our snapshot: start afresh
                 self.env.cr.rollback()
                 continue
             if not deliveries:
                 break
-            requests_ = [delivery._prepare_request() for delivery in deliveries]
-            outcomes = _EXECUTOR.map(_post, requests_) if len(requests_) > 1 else map(_post, requests_)
-            for delivery, outcome in zip(deliveries, outcomes):
-                delivery._record_outcome(**outcome)
+            requests_ = deliveries._prepare_requests()
+            outcomes = list(_EXECUTOR.map(_post, requests_) if len(requests_) > 1 else map(_post, requests_))
+            deliveries._record_outcomes(outcomes)
             self._commit()
             processed += len(deliveries)
         return processed
@@ -195,68 +203,93 @@ class IntegrationWebhookDelivery(models.Model):
         if not getattr(threading.current_thread(), "testing", False):
             self.env.cr.commit()
 
-    def _prepare_request(self):
-        """Everything one attempt needs, read from the database before sending (no ORM in threads)."""
-        self.ensure_one()
-        endpoint = self.endpoint_id.sudo()
+    def _prepare_requests(self):
+        """Everything each attempt needs, read from the database before sending (no ORM in threads)."""
+        allow_private = str2bool(
+            self.env["ir.config_parameter"].sudo().get_param(ALLOW_PRIVATE_PARAM, "False"), False)
         timestamp = int(time.time())
-        return {
-            "url": endpoint.url,
-            "body": self.payload.encode(),
-            "timeout": endpoint.timeout,
-            "allow_private": str2bool(
-                self.env["ir.config_parameter"].sudo().get_param(ALLOW_PRIVATE_PARAM, "False"), False),
-            "headers": {
-                "Content-Type": "application/json",
-                "User-Agent": "Odoo-integration_suite-webhooks/1",
-                **endpoint._custom_headers(),
-                "webhook-id": self.webhook_id,
-                "webhook-timestamp": str(timestamp),
-                "webhook-signature": wd.signature_header(
-                    endpoint._signing_secrets(), self.webhook_id, timestamp, self.payload),
-            },
-        }
+        per_endpoint = {}
+        requests_ = []
+        for delivery in self:
+            endpoint = delivery.endpoint_id.sudo()
+            if endpoint.id not in per_endpoint:
+                per_endpoint[endpoint.id] = (endpoint._custom_headers(), endpoint._signing_secrets())
+            custom_headers, secrets = per_endpoint[endpoint.id]
+            requests_.append({
+                "url": endpoint.url,
+                "body": delivery.payload.encode(),
+                "timeout": endpoint.timeout,
+                "allow_private": allow_private,
+                "headers": {
+                    "Content-Type": "application/json",
+                    "User-Agent": "Odoo-integration_suite-webhooks/1",
+                    **custom_headers,
+                    "webhook-id": delivery.webhook_id,
+                    "webhook-timestamp": str(timestamp),
+                    "webhook-signature": wd.signature_header(secrets, delivery.webhook_id, timestamp,
+                                                             delivery.payload),
+                },
+            })
+        return requests_
 
-    def _record_outcome(self, status, excerpt, error, retry_after, duration_ms):
-        """Delivered on 2xx; otherwise schedule the next attempt, or declare the delivery dead."""
+    def _record_outcomes(self, outcomes):
+        """Store one attempt's outcome per delivery, in one statement for the whole group."""
+        now = fields.Datetime.now()
+        rows = [delivery._outcome_row(now, **outcome) for delivery, outcome in zip(self, outcomes)]
+        values = SQL(", ").join(
+            SQL("(%s, %s, %s, %s::timestamp, %s::timestamp, %s::timestamp, %s::int, %s, %s::float8, %s, %s)", *row)
+            for row in rows)
+        self.flush_recordset()
+        self.env.cr.execute(SQL("""
+            UPDATE integration_webhook_delivery AS d
+               SET state = v.state, attempt_count = v.attempt_count, last_attempt_at = v.last_attempt_at,
+                   next_attempt_at = v.next_attempt_at, delivered_at = v.delivered_at,
+                   last_status = v.last_status, response_excerpt = v.response_excerpt,
+                   duration_ms = v.duration_ms, error = v.error,
+                   write_uid = v.write_uid, write_date = v.last_attempt_at
+              FROM (VALUES %s) AS v(id, state, attempt_count, last_attempt_at, next_attempt_at, delivered_at,
+                                    last_status, response_excerpt, duration_ms, error, write_uid)
+             WHERE d.id = v.id
+        """, values))
+        self.invalidate_recordset()
+
+    def _outcome_row(self, now, status, excerpt, error, retry_after, duration_ms):
+        """Delivered on 2xx; otherwise schedule the next attempt, or declare the delivery dead.
+
+        Returns the row for ``_record_outcomes``; a 410 archives the endpoint and a dead delivery
+        gets its responsible user an activity.
+        """
         self.ensure_one()
         endpoint = self.endpoint_id.sudo()
-        now = fields.Datetime.now()
-        values = {
-            "attempt_count": self.attempt_count + 1,
-            "last_attempt_at": now,
-            "last_status": status,
-            "response_excerpt": excerpt,
-            "duration_ms": duration_ms,
-        }
+        attempts = self.attempt_count + 1
+        state, next_attempt_at, delivered_at = "failed", self.next_attempt_at, None
         if status and 200 <= status < 300:
-            self.write({**values, "state": "delivered", "delivered_at": now, "error": False})
-            return
-        if not error:
-            error = _("HTTP %(status)s from the receiver", status=status)
-            if status in (301, 302, 303, 307, 308):
-                error += _(" (redirects are not followed; point the endpoint at the final URL)")
-        if status == 410:
-            self.write({**values, "state": "failed", "error": error})
-            endpoint.active = False
-            endpoint._notify_responsible(
-                _("Webhook endpoint disabled (410 Gone)"),
-                _("%(url)s answered 410 Gone: the endpoint was archived. Pending deliveries wait "
-                  "until it is reactivated.", url=endpoint.url))
-            return
-        delay = wd.next_delay(wd.parse_schedule(endpoint.retry_schedule), values["attempt_count"], retry_after)
-        if delay is None:
-            self.write({**values, "state": "dead", "error": error})
-            _logger.warning("Webhook delivery %s to endpoint %s is dead after %s attempts",
-                            self.webhook_id, endpoint.id, values["attempt_count"])
-            endpoint._notify_responsible(
-                _("Webhook delivery dead"),
-                _("Delivery %(id)s (%(model)s,%(res_id)s) failed %(count)s times; last error: %(error)s",
-                  id=self.webhook_id, model=self.model, res_id=self.res_id,
-                  count=values["attempt_count"], error=error))
-            return
-        self.write({**values, "state": "failed", "error": error,
-                    "next_attempt_at": now + timedelta(seconds=delay)})
+            state, delivered_at, error = "delivered", now, None
+        else:
+            if not error:
+                error = _("HTTP %(status)s from the receiver", status=status)
+                if status in (301, 302, 303, 307, 308):
+                    error += _(" (redirects are not followed; point the endpoint at the final URL)")
+            delay = wd.next_delay(wd.parse_schedule(endpoint.retry_schedule), attempts, retry_after)
+            if status == 410:
+                # the receiver is gone: stop the endpoint, keep its deliveries until it is reactivated
+                endpoint.active = False
+                endpoint._notify_responsible(
+                    _("Webhook endpoint disabled (410 Gone)"),
+                    _("%(url)s answered 410 Gone: the endpoint was archived. Pending deliveries wait "
+                      "until it is reactivated.", url=endpoint.url))
+            elif delay is None:
+                state = "dead"
+                _logger.warning("Webhook delivery %s to endpoint %s is dead after %s attempts",
+                                self.webhook_id, endpoint.id, attempts)
+                endpoint._notify_responsible(
+                    _("Webhook delivery dead"),
+                    _("Delivery %(id)s (%(model)s,%(res_id)s) failed %(count)s times; last error: %(error)s",
+                      id=self.webhook_id, model=self.model, res_id=self.res_id, count=attempts, error=error))
+            else:
+                next_attempt_at = now + timedelta(seconds=delay)
+        return (self.id, state, attempts, now, next_attempt_at, delivered_at, status or None,
+                excerpt or None, duration_ms, error or None, self.env.uid)
 
     # ------------------------------------------------------------------ operators
 

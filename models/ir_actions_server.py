@@ -1,12 +1,17 @@
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 
 
 class IrActionsServer(models.Model):
-    """Native "Send Webhook Notification" actions, made reliable: they write to the outbox.
+    """Server actions extended for both webhook directions.
 
-    The payload keeps the 18.0 shape (``_model``, ``_id``, ``_action`` + the selected fields read
-    as the action's user), but it is queued in the running transaction and sent, signed and
-    retried by the worker after commit instead of being POSTed synchronously.
+    Outgoing: native "Send Webhook Notification" actions write to the outbox. The payload keeps
+    the 18.0 shape (``_model``, ``_id``, ``_action`` + the selected fields read as the action's
+    user), but it is queued in the running transaction and sent, signed and retried by the worker
+    after commit instead of being POSTed synchronously.
+
+    Incoming: code actions of a webhook rule see the payload the rule actually received (18.0
+    recomputes it from the current HTTP request, which loses form bodies and is empty in the
+    worker and for Replay / Dry run).
     """
 
     _inherit = "ir.actions.server"
@@ -34,25 +39,44 @@ class IrActionsServer(models.Model):
         elif vals.get("webhook_url") and "webhook_endpoint_id" not in vals:
             vals["webhook_endpoint_id"] = Endpoint._find_or_create_for_url(vals["webhook_url"]).id
 
+    @api.model
+    @tools.ormcache("action_id")
+    def _webhook_config(self, action_id):
+        """(model, field names, endpoint id, name) of a webhook action.
+
+        Read on every event in the user's transaction; ir.actions clears the registry cache on
+        every create/write/unlink, so the cached value cannot outlive a change of the action.
+        """
+        action = self.browse(action_id).sudo()
+        return (action.model_id.model, tuple(action.webhook_field_ids.mapped("name")),
+                action.webhook_endpoint_id.id, action.name)
+
     def _run_action_webhook(self, eval_context=None):
         """Queue one delivery for ``active_id`` in the current transaction (nothing is sent now)."""
-        record = self.env[self.model_id.model].browse(self._context.get("active_id"))
+        model, field_names, endpoint_id, name = self._webhook_config(self.id)
+        record = self.env[model].browse(self._context.get("active_id"))
         if not record:
             return
-        endpoint = self.webhook_endpoint_id
-        if not endpoint and self.webhook_url:
+        if not endpoint_id and self.webhook_url:
             # actions created before this addon was installed
-            endpoint = self.env["integration.webhook.endpoint"]._find_or_create_for_url(self.webhook_url)
-            self.sudo().webhook_endpoint_id = endpoint
-        if not endpoint:
+            self.sudo().webhook_endpoint_id = self.env["integration.webhook.endpoint"]._find_or_create_for_url(
+                self.webhook_url)
+            model, field_names, endpoint_id, name = self._webhook_config(self.id)
+        if not endpoint_id:
             return super()._run_action_webhook(eval_context=eval_context)  # native "give me a URL" error
-        data = {
-            "_model": self.model_id.model,
-            "_id": record.id,
-            "_action": f"{self.name}(#{self.id})",
-        }
-        if self.webhook_field_ids:
-            data.update(record.read(self.webhook_field_ids.mapped("name"), load=None)[0])
+        data = {"_model": model, "_id": record.id, "_action": f"{name}(#{self.id})"}
+        if field_names:
+            data.update(record.read(list(field_names), load=None)[0])
         self.env["integration.webhook.delivery"]._enqueue(
-            endpoint, data, model=record._name, res_id=record.id,
-            event_type=f"{record._name}.{self.name}", action=self)
+            self.env["integration.webhook.endpoint"].browse(endpoint_id), data, model=model, res_id=record.id,
+            event_type=f"{model}.{name}", action=self)
+
+    def _get_eval_context(self, action=None):
+        eval_context = super()._get_eval_context(action)
+        if action and action.state == "code" and "integration_webhook_payload" in self.env.context:
+            payload = self.env.context["integration_webhook_payload"]
+            if payload:
+                eval_context["payload"] = payload
+            else:
+                eval_context.pop("payload", None)
+        return eval_context
