@@ -66,7 +66,7 @@ if payload["type"] == "payment_intent.succeeded":
 
 # Scenario 5
 MIDDLEWARE_LOGIN = "middleware"
-NO_ECHO_DOMAIN = f'[("write_uid.login", "!=", "{MIDDLEWARE_LOGIN}")]'
+NO_ECHO_DOMAIN = '[("write_uid.login", "!=", "middleware")]'
 
 
 @tagged("post_install", "-at_install")
