@@ -5,8 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
-import requests
-from requests.adapters import HTTPAdapter
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -19,41 +17,19 @@ _logger = logging.getLogger(__name__)
 
 ALLOW_PRIVATE_PARAM = "integration_suite.webhook_allow_private"
 RETENTION_PARAM = "integration_suite.webhook_retention_days"
-# statuses on which the receiver may ask us to slow down with Retry-After
-THROTTLE_STATUSES = {429, 502, 503, 504}
-
-# One pooled session per process: keep-alive connections are reused across deliveries.
-_SESSION = requests.Session()
-_SESSION.mount("http://", HTTPAdapter(pool_connections=16, pool_maxsize=16))
-_SESSION.mount("https://", HTTPAdapter(pool_connections=16, pool_maxsize=16))
 # deliveries claimed (and committed) together, and how many of them are POSTed at once
 CLAIM_GROUP = 64
 PARALLEL_SENDS = 16
+# One pooled keep-alive session per process and policy; the strict one refuses non-public peers
+# at connect time too (DNS rebinding), the other serves databases that allow private receivers.
+_SESSIONS = {allow: wd.build_session(public_only=not allow, pool_size=PARALLEL_SENDS) for allow in (False, True)}
 _EXECUTOR = ThreadPoolExecutor(max_workers=PARALLEL_SENDS, thread_name_prefix="webhook-send")
 
 
 def _post(request):
-    """One HTTP attempt, no ORM: refuse forbidden destinations, keep at most 4 KB of the answer."""
-    status, excerpt, error, retry_after = False, False, False, None
-    started = time.monotonic()
-    try:
-        wd.check_destination(request["url"], allow_private=request["allow_private"])
-        with _SESSION.post(request["url"], data=request["body"], headers=request["headers"],
-                           timeout=request["timeout"], allow_redirects=False, stream=True) as response:
-            status = response.status_code
-            raw = response.raw.read(wd.RESPONSE_EXCERPT_BYTES, decode_content=True)
-            excerpt = raw.decode(response.encoding or "utf-8", "replace")
-            if status in THROTTLE_STATUSES:
-                retry_after = wd.parse_retry_after(response.headers.get("Retry-After"))
-    except (ValueError, ConnectionError) as exc:
-        error = str(exc)
-    except requests.exceptions.Timeout as exc:
-        error = f"Timed out after {request['timeout']}s: {exc}"
-    except requests.exceptions.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    duration_ms = (time.monotonic() - started) * 1000
-    return {"status": status, "excerpt": excerpt, "error": error, "retry_after": retry_after,
-            "duration_ms": duration_ms}
+    """One HTTP attempt, no ORM (runs in a sending thread)."""
+    return wd.post(_SESSIONS[request["allow_private"]], request["url"], request["body"], request["headers"],
+                   request["timeout"], allow_private=request["allow_private"])
 
 
 class IntegrationWebhookDelivery(models.Model):
@@ -222,7 +198,7 @@ class IntegrationWebhookDelivery(models.Model):
                 "allow_private": allow_private,
                 "headers": {
                     "Content-Type": "application/json",
-                    "User-Agent": "Odoo-integration_suite-webhooks/1",
+                    "User-Agent": wd.USER_AGENT,
                     **custom_headers,
                     "webhook-id": delivery.webhook_id,
                     "webhook-timestamp": str(timestamp),

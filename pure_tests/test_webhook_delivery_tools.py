@@ -2,6 +2,8 @@
 import importlib.util
 import pathlib
 import socket
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -81,3 +83,85 @@ def test_destination_checked_on_resolved_address():
 
 def test_message_ids_are_unique():
     assert len({wd.new_message_id() for _i in range(1000)}) == 1000
+
+
+# sending ----------------------------------------------------------------------
+
+
+class _RawReceiver:
+    """A TCP server that answers every connection with ``chunks``, sleeping ``pause`` s between them."""
+
+    def __init__(self, chunks, pause):
+        self.chunks, self.pause = chunks, pause
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _addr = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                try:
+                    for chunk in self.chunks:
+                        conn.sendall(chunk)
+                        time.sleep(self.pause)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.server.close()
+
+
+@pytest.fixture
+def session():
+    with wd.build_session(public_only=False) as value:
+        yield value
+
+
+def test_post_delivers_and_keeps_a_4kb_excerpt(httpserver, session):
+    httpserver.expect_request("/hook", method="POST").respond_with_data("x" * 10000, status=202)
+    outcome = wd.post(session, httpserver.url_for("/hook"), b"{}", {"webhook-id": "msg_1"}, 5, allow_private=True)
+    assert outcome["status"] == 202 and not outcome["error"]
+    assert len(outcome["excerpt"]) == wd.RESPONSE_EXCERPT_BYTES
+    assert httpserver.log[0][0].headers["webhook-id"] == "msg_1"
+
+
+def test_post_honours_retry_after_and_follows_no_redirect(httpserver, session):
+    httpserver.expect_request("/busy").respond_with_data("", status=429, headers={"Retry-After": "7"})
+    httpserver.expect_request("/moved").respond_with_data("", status=301, headers={"Location": "/busy"})
+    assert wd.post(session, httpserver.url_for("/busy"), b"{}", {}, 5, allow_private=True)["retry_after"] == 7
+    moved = wd.post(session, httpserver.url_for("/moved"), b"{}", {}, 5, allow_private=True)
+    assert moved["status"] == 301 and len(httpserver.log) == 2
+
+
+@pytest.mark.parametrize("chunks", [
+    [b"HTTP/1.1 200 OK\r\n"] + [b"X"] * 100,                                           # trickled headers
+    [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"] + [b"x"] * 100,               # trickled body
+], ids=["headers", "body"])
+def test_trickling_receiver_is_cut_at_the_deadline(chunks, session):
+    receiver = _RawReceiver(chunks, pause=0.2)  # each byte well within the per-read timeout
+    try:
+        started = time.monotonic()
+        outcome = wd.post(session, f"http://127.0.0.1:{receiver.port}/", b"{}", {}, 1.0, allow_private=True)
+        elapsed = time.monotonic() - started
+    finally:
+        receiver.close()
+    assert elapsed < 2.5, f"attempt took {elapsed:.1f}s for a 1s deadline"
+    if outcome["status"] != 200:  # headers never completed
+        assert "deadline" in outcome["error"]
+
+
+def test_dns_rebinding_is_refused_at_connect_time(httpserver):
+    """The name resolves to a public address when checked, then the connection lands on loopback."""
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    with wd.build_session(public_only=True) as strict:
+        outcome = wd.post(strict, httpserver.url_for("/hook"), b"{}", {}, 5,
+                          resolve=_resolver("93.184.216.34"))
+    assert not outcome["status"]
+    assert "non-public address 127.0.0.1" in outcome["error"]
+    assert len(httpserver.log) == 0, "nothing may reach the private receiver"

@@ -7,11 +7,17 @@ import ipaddress
 import random
 import secrets
 import socket
+import threading
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+import requests
+from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # Standard Webhooks' recommended schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h
 DEFAULT_RETRY_SCHEDULE = "0,5,300,1800,7200,18000,36000,50400,72000,86400"
@@ -124,3 +130,155 @@ def check_destination(url, allow_private=False, resolve=socket.getaddrinfo):
         if is_forbidden_address(address):
             raise ValueError(f"refused: {host} resolves to the non-public address {address} "
                              "(allow with system parameter integration_suite.webhook_allow_private)")
+
+
+# ---------------------------------------------------------------------------- sending
+
+# statuses on which the receiver may ask us to slow down with Retry-After
+THROTTLE_STATUSES = {429, 502, 503, 504}
+USER_AGENT = "Odoo-integration_suite-webhooks/1"
+_attempt = threading.local()  # the socket of the attempt running in this thread, for its deadline
+
+
+class ForbiddenPeer(ConnectionError):
+    """The connection reached a non-public address although the name resolved to a public one."""
+
+
+class _GuardedConnectionMixin:
+    """Checks the address actually connected to and lets the attempt's deadline reach the socket.
+
+    The check before sending resolves the name once; a DNS answer that changes in between
+    (DNS rebinding) is caught here, on the peer address of the open socket.
+    """
+
+    public_only = True
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        if self.public_only:
+            address = sock.getpeername()[0]
+            if is_forbidden_address(address.split("%")[0]):
+                sock.close()
+                raise ForbiddenPeer(f"refused: {self.host} connected to the non-public address {address}")
+        return sock
+
+    def request(self, *args, **kwargs):
+        result = super().request(*args, **kwargs)
+        holder = getattr(_attempt, "holder", None)
+        if holder is not None:
+            holder["sock"] = self.sock
+        return result
+
+
+def _guarded_pools(public_only):
+    http_conn = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection), {"public_only": public_only})
+    https_conn = type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection),
+                      {"public_only": public_only})
+    return {
+        "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+        "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+    }
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def __init__(self, public_only, **kwargs):
+        self._pools = _guarded_pools(public_only)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+
+def build_session(public_only, pool_size=16):
+    """A pooled keep-alive ``requests.Session`` whose direct connections are peer-checked."""
+    session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, _GuardedAdapter(public_only, pool_connections=pool_size, pool_maxsize=pool_size))
+    return session
+
+
+class _Watchdog:
+    """One thread per process that cuts attempts past their deadline (no timer thread per attempt)."""
+
+    TICK = 0.1
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._attempts = {}
+        self._thread = None
+
+    def watch(self, holder, deadline):
+        with self._lock:
+            self._attempts[id(holder)] = (deadline, holder)
+            if self._thread is None or not self._thread.is_alive():  # none yet, or lost in a fork
+                self._thread = threading.Thread(target=self._loop, name="webhook-deadline", daemon=True)
+                self._thread.start()
+
+    def unwatch(self, holder):
+        with self._lock:
+            self._attempts.pop(id(holder), None)
+
+    def _loop(self):
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self._lock:
+                expired = [holder for deadline, holder in self._attempts.values() if deadline <= now]
+                for holder in expired:
+                    del self._attempts[id(holder)]
+            for holder in expired:
+                _cut(holder)
+
+
+_watchdog = _Watchdog()
+
+
+def _cut(holder):
+    """Deadline reached: shut the attempt's socket down so the blocked read returns at once."""
+    sock = holder.get("sock")
+    if sock is not None:
+        holder["cut"] = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def post(session, url, body, headers, timeout, allow_private=False, resolve=socket.getaddrinfo):
+    """One delivery attempt: POST ``body`` to ``url``, no redirects, keep at most 4 KB of the answer.
+
+    ``timeout`` bounds the whole attempt (connect, send, answer), not only each read: a receiver
+    that trickles its answer a byte at a time is cut off at the deadline. Never raises; returns
+    ``status``, ``excerpt``, ``error``, ``retry_after`` and ``duration_ms``.
+    """
+    status, excerpt, error, retry_after = False, False, False, None
+    started = time.monotonic()
+    holder = {}
+    _attempt.holder = holder
+    _watchdog.watch(holder, started + timeout)
+    try:
+        check_destination(url, allow_private=allow_private, resolve=resolve)
+        with session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False,
+                          stream=True) as response:
+            status = response.status_code
+            raw = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True)
+            excerpt = raw.decode(response.encoding or "utf-8", "replace")
+            if status in THROTTLE_STATUSES:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    except (ValueError, ConnectionError) as exc:
+        error = str(exc)
+    except requests.exceptions.Timeout as exc:
+        error = f"Timed out after {timeout}s: {exc}"
+    except requests.exceptions.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - an attempt must end in an outcome, whatever the receiver did
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        _watchdog.unwatch(holder)
+        _attempt.holder = None
+    if error and holder.get("cut"):
+        status, excerpt, retry_after = False, False, None
+        error = f"Timed out: the attempt exceeded its {timeout}s deadline (receiver too slow to answer)"
+    return {"status": status, "excerpt": excerpt, "error": error, "retry_after": retry_after,
+            "duration_ms": (time.monotonic() - started) * 1000}
