@@ -24,6 +24,11 @@
         "views/integration_activity_report_views.xml",
         "views/integration_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "integration_suite/static/tests/tours/**/*",
+        ],
+    },
     "post_load": "post_load",
     "installable": True,
 }

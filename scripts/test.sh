@@ -15,6 +15,20 @@ if [ "$(odoo_series)" != "18.0" ]; then
   cd pure_tests && exec "$PYTHON" -m pytest -q -p no:odoo -p no:cacheprovider --rootdir=. . "$@"
 fi
 
+# the browser of the tours: Odoo looks for google-chrome or chromium on PATH; as root, Debian's
+# chromium is installed when missing. Without one, Odoo skips the tours: say so loudly.
+find_chrome() { command -v google-chrome chromium chromium-browser google-chrome-stable | head -1; }
+if [ -z "$(find_chrome)" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing chromium (apt-get) for the browser tours..."
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; } \
+    >"$(mkdir -p "$run_dir" && echo "$run_dir")/apt-chromium.log" 2>&1 || true
+fi
+if [ -z "$(find_chrome)" ]; then
+  tours=$(grep -lE 'start_tour\(' tests/test_*.py | xargs cat | grep -cE '^\s+def test_' || true)
+  echo "!!!!!!!! NO CHROME/CHROMIUM ON PATH: ${tours} browser tour tests will be SKIPPED (apt-get install chromium) !!!!!!!!"
+fi
+
 addons_dir=$(stage_addon)
 pg_dir=$run_dir/pg-test-$$
 pg_port=$(free_port)

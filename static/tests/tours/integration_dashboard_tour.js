@@ -1,0 +1,41 @@
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+/** Settings › Technical › Integrations › Dashboard: the graph and the pivot show real traffic. */
+registry.category("web_tour.tours").add("integration_suite_dashboard_tour", {
+    url: "/odoo?debug=1",
+    steps: () => [
+        ...stepUtils.goToAppSteps("base.menu_administration", "Open Settings"),
+        {
+            content: "Open the Technical menu",
+            trigger: 'button[data-menu-xmlid="base.menu_custom"]',
+            run: "click",
+        },
+        {
+            content: "Open Integrations › Dashboard",
+            trigger: 'a[data-menu-xmlid="integration_suite.menu_integrations_dashboard"]',
+            run: "click",
+        },
+        {
+            content: "The graph draws the traffic, not sample data",
+            trigger: ".o_graph_view:not(:has(.o_view_sample_data)) .o_graph_renderer canvas",
+        },
+        {
+            content: "Switch to the pivot",
+            trigger: ".o_switch_view.o_pivot",
+            run: "click",
+        },
+        {
+            content: "The pivot has a row per endpoint",
+            trigger: '.o_pivot:not(.o_view_sample_data) th:contains("Tour dashboard endpoint")',
+        },
+        {
+            content: "and per rule",
+            trigger: '.o_pivot th:contains("Tour dashboard rule")',
+        },
+        {
+            content: "with the failure rate measure",
+            trigger: '.o_pivot th:contains("Failure Rate (%)")',
+        },
+    ],
+});

@@ -1,0 +1,69 @@
+import { registry } from "@web/core/registry";
+import { cookie } from "@web/core/browser/cookie";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+/**
+ * Settings › Technical › Integrations › Outgoing Endpoints: create an endpoint and send a test
+ * event. The receiver URL comes from the Python test (a cookie), so the delivery can really
+ * be sent and verified there.
+ */
+registry.category("web_tour.tours").add("integration_suite_endpoint_tour", {
+    url: "/odoo?debug=1",
+    steps: () => [
+        ...stepUtils.goToAppSteps("base.menu_administration", "Open Settings"),
+        {
+            content: "Open the Technical menu",
+            trigger: 'button[data-menu-xmlid="base.menu_custom"]',
+            run: "click",
+        },
+        {
+            content: "Open Integrations › Outgoing Endpoints",
+            trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_webhook_endpoint"]',
+            run: "click",
+        },
+        {
+            content: "Create an endpoint",
+            trigger: ".o_list_view .o_list_button_add",
+            run: "click",
+        },
+        {
+            content: "Name it",
+            trigger: '.o_field_widget[name="name"] input',
+            run: "edit Tour receiver",
+        },
+        {
+            content: "Point it at the test receiver",
+            trigger: '.o_field_widget[name="url"] input',
+            run(helpers) {
+                return helpers.edit(cookie.get("integration_suite_tour_receiver"));
+            },
+        },
+        ...stepUtils.saveForm(),
+        {
+            content: "A new endpoint gets a signing secret and no delivery yet",
+            trigger: '.o_field_widget[name="pending_count"]:contains(0)',
+        },
+        {
+            content: "Send a test event",
+            trigger: 'button[name="action_send_test"]',
+            run: "click",
+        },
+        {
+            content: "The test delivery opens, queued for this endpoint",
+            trigger: '.o_form_view .o_field_widget[name="endpoint_id"]:contains(Tour receiver)',
+        },
+        {
+            content: "It waits for the worker",
+            trigger: ".o_statusbar_status .o_arrow_button_current:contains(Pending)",
+        },
+        {
+            content: "Back to the endpoint",
+            trigger: ".o_breadcrumb .breadcrumb-item a:contains(Tour receiver)",
+            run: "click",
+        },
+        {
+            content: "The endpoint counts one pending delivery",
+            trigger: '.o_form_view .o_field_widget[name="pending_count"]:contains(1)',
+        },
+    ],
+});

@@ -1,0 +1,99 @@
+import { registry } from "@web/core/registry";
+import { cookie } from "@web/core/browser/cookie";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+/**
+ * Settings › Technical › Integrations › Incoming Rules: create an "On webhook" rule on contacts
+ * that only accepts Standard Webhooks signed calls. The secret comes from the Python test (a
+ * cookie), which then signs a call with it.
+ */
+registry.category("web_tour.tours").add("integration_suite_incoming_rule_tour", {
+    url: "/odoo?debug=1",
+    steps: () => [
+        ...stepUtils.goToAppSteps("base.menu_administration", "Open Settings"),
+        {
+            content: "Open the Technical menu",
+            trigger: 'button[data-menu-xmlid="base.menu_custom"]',
+            run: "click",
+        },
+        {
+            content: "Open Integrations › Incoming Rules",
+            trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_incoming_rule"]',
+            run: "click",
+        },
+        {
+            content: "Create a rule",
+            trigger: ".o_list_view .o_list_button_add",
+            run: "click",
+        },
+        {
+            content: "Name it",
+            trigger: '.o_field_widget[name="name"] input',
+            run: "edit Tour incoming contacts",
+        },
+        {
+            content: "On contacts",
+            trigger: '.o_field_widget[name="model_id"] input',
+            run: "edit res.partner",
+        },
+        {
+            trigger: ".o-autocomplete--dropdown-item a:contains(/^Contact$/)",
+            run: "click",
+        },
+        {
+            content: "Triggered by a webhook",
+            trigger: '.o_field_widget[name="trigger"] select',
+            run: 'select "on_webhook"',
+        },
+        {
+            content: "Open the sender security settings",
+            trigger: '.o_notebook_headers a:contains("Webhook Security")',
+            run: "click",
+        },
+        {
+            content: "Require a Standard Webhooks signature",
+            trigger: '.o_field_widget[name="webhook_auth_mode"] select',
+            run: 'select "standard_webhooks"',
+        },
+        {
+            content: "Enter the signing secret",
+            trigger: '.o_field_widget[name="webhook_secret"] input',
+            run(helpers) {
+                return helpers.edit(cookie.get("integration_suite_tour_secret"));
+            },
+        },
+        ...stepUtils.saveForm(),
+        {
+            content: "The saved rule shows its webhook URL",
+            trigger: '.o_field_widget[name="url"]:contains(/web/hook/)',
+        },
+    ],
+});
+
+/** The rule's "Calls" button opens its call log, which shows the signed and the refused call. */
+registry.category("web_tour.tours").add("integration_suite_incoming_calls_tour", {
+    steps: () => [
+        {
+            content: "Open the rule's call log",
+            trigger: 'button[name="action_view_webhook_calls"]:contains(2)',
+            run: "click",
+        },
+        {
+            content: "The signed call ran",
+            trigger: '.o_list_view .o_data_row:has(td[name="state"]:contains(Done)):has(td[name="http_status"]:contains(200))',
+        },
+        {
+            content: "The unsigned call was refused",
+            trigger: '.o_list_view .o_data_row:has(td[name="state"]:contains(Rejected)):has(td[name="http_status"]:contains(401))',
+        },
+        {
+            content: "Open the signed call",
+            trigger: '.o_list_view .o_data_row td[name="state"]:contains(Done)',
+            run: "click",
+        },
+        {
+            content: "Its payload is logged",
+            trigger: '.o_form_view .o_field_widget[name="payload"]:contains(tour-order-1)',
+        },
+    ],
+});
