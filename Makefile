@@ -1,11 +1,26 @@
-# The two commands of the README: `make run` and `make test`.
-.PHONY: run test bench clean
+# The two commands of the README: `make run` and `make test`; `make lint` runs OCA's linters.
+.PHONY: run test lint bench clean
+
+PYTHON ?= python3
+# The linters live in their own virtualenv: their pinned dependencies must not change the
+# Python that runs Odoo and the tests.
+LINT_VENV = .run/lint-venv
 
 run:
 	bash scripts/run.sh
 
 test:
 	bash scripts/test.sh
+
+$(LINT_VENV)/installed: requirements-lint.txt
+	rm -rf $(LINT_VENV)
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install -q -r requirements-lint.txt
+	touch $@
+
+lint: $(LINT_VENV)/installed
+	PATH="$(CURDIR)/$(LINT_VENV)/bin:$$PATH" PRE_COMMIT_HOME="$(CURDIR)/.run/pre-commit" \
+	  pre-commit run --all-files --color=never
 
 bench:
 	bash bench/run.sh
