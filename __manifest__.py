@@ -24,6 +24,9 @@
         "views/integration_activity_report_views.xml",
         "views/integration_menus.xml",
     ],
+    "demo": [
+        "demo/integration_suite_demo.xml",
+    ],
     "assets": {
         "web.assets_tests": [
             "integration_suite/static/tests/tours/**/*",

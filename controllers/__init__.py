@@ -2,3 +2,4 @@ from . import json2
 from . import version
 from . import doc
 from . import incoming_webhook
+from . import demo_echo

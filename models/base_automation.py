@@ -8,6 +8,7 @@ and always runs its actions all-or-nothing inside a savepoint.
 """
 import json
 import logging
+import shlex
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from odoo.http import request
 from odoo.tools import safe_eval
 
 from ..dispatch import dumps, error_status_and_body
+from ..tools.webhook_delivery import new_secret
 from ..tools.webhook_signatures import (
     HMAC_PRESETS,
     SignatureError,
@@ -87,6 +89,36 @@ def _json_depth(value):
     return depth
 
 
+def _schema_example(schema, depth=0):
+    """A value matching a (simple) JSON Schema: examples, const, enum and types are followed."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    for key in ("const", "default"):
+        if key in schema:
+            return schema[key]
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((item for item in kind if item != "null"), "null")
+    if kind == "object" or (kind is None and "properties" in schema):
+        return {name: _schema_example(sub, depth + 1) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_schema_example(schema.get("items", {}), depth + 1)]
+    if kind == "string":
+        return {"date-time": "2025-01-31T12:00:00Z", "date": "2025-01-31", "email": "jane@example.com",
+                "uri": "https://example.com"}.get(schema.get("format"), "string")
+    if kind == "integer":
+        return schema.get("minimum", 1)
+    if kind == "number":
+        return schema.get("minimum", 1.5)
+    if kind == "boolean":
+        return True
+    return None
+
+
 def resolve_json_pointer(document, pointer):
     """RFC 6901 lookup; ``None`` when the pointer leads nowhere."""
     if pointer in ("", None):
@@ -127,13 +159,15 @@ class BaseAutomation(models.Model):
     webhook_hmac_preset = fields.Selection(
         [("github", "GitHub"), ("shopify", "Shopify"), ("stripe", "Stripe"), ("custom", "Custom")],
         string="HMAC Preset", default="github")
-    webhook_hmac_header = fields.Char(string="Signature Header", default="X-Signature")
+    webhook_hmac_header = fields.Char(
+        string="Signature Header", default="X-Signature", help="The request header that carries the signature.")
     webhook_hmac_encoding = fields.Selection(
-        [("hex", "Hexadecimal"), ("base64", "Base64")], string="Signature Encoding", default="hex")
+        [("hex", "Hexadecimal"), ("base64", "Base64")], string="Signature Encoding", default="hex",
+        help="How the sender writes the HMAC digest in the header.")
     webhook_hmac_prefix = fields.Char(string="Signature Prefix", help="E.g. 'sha256=' (GitHub).")
     webhook_hmac_algorithm = fields.Selection(
         [("sha256", "SHA-256"), ("sha512", "SHA-512"), ("sha1", "SHA-1")],
-        string="HMAC Algorithm", default="sha256")
+        string="HMAC Algorithm", default="sha256", help="Hash function of the HMAC.")
     webhook_payload_schema = fields.Text(
         string="Payload JSON Schema",
         help="JSON Schema (draft 2020-12). A payload that does not match answers 422 and runs nothing.")
@@ -148,7 +182,8 @@ class BaseAutomation(models.Model):
         help="A repeat of the same key within the retention answers 200 with \"duplicate\": true "
              "and runs nothing.")
     webhook_dedupe_pointer = fields.Char(string="Dedupe JSON Pointer", help="E.g. /event/id")
-    webhook_dedupe_retention_days = fields.Integer(string="Dedupe Retention (days)", default=7)
+    webhook_dedupe_retention_days = fields.Integer(
+        string="Dedupe Retention (days)", default=7, help="How long a key is remembered.")
     webhook_max_body_size = fields.Integer(
         string="Max Body Size (bytes)", default=DEFAULT_MAX_BODY, help="Larger bodies answer 413.")
     webhook_log_payload_size = fields.Integer(
@@ -156,11 +191,20 @@ class BaseAutomation(models.Model):
         help="The call log keeps at most this much of each payload.")
     webhook_rate_limit = fields.Integer(
         string="Rate Limit (calls)", default=0, help="0 = unlimited. Beyond it the answer is 429.")
-    webhook_rate_limit_period = fields.Integer(string="Rate Limit Period (seconds)", default=60)
+    webhook_rate_limit_period = fields.Integer(
+        string="Rate Limit Period (seconds)", default=60, help="Sliding window the rate limit counts calls in.")
     webhook_async = fields.Boolean(
         string="Run Asynchronously",
         help="Answer 202 once the payload is stored; the integration worker runs the actions.")
     webhook_call_count = fields.Integer(compute="_compute_webhook_call_count", string="Calls")
+    webhook_sample_payload = fields.Text(
+        string="Sample Payload", compute="_compute_webhook_examples",
+        help="Built from the payload schema when there is one, else for 18.0's default target record "
+             "getter (_model and _id of an existing record).")
+    webhook_curl_example = fields.Text(
+        string="Signed curl Example", compute="_compute_webhook_examples",
+        help="A shell command that calls this rule the way its authentication mode expects. "
+             "Secrets are placeholders: paste yours in place of the '...' values.")
 
     _sql_constraints = [
         ("webhook_max_body_size_positive", "CHECK(webhook_max_body_size > 0)",
@@ -172,6 +216,85 @@ class BaseAutomation(models.Model):
             [("rule_id", "in", self.ids)], ["rule_id"], ["__count"]))
         for rule in self:
             rule.webhook_call_count = counts.get(rule, 0)
+
+    @api.depends("trigger", "url", "model_id", "webhook_auth_mode", "webhook_hmac_preset", "webhook_hmac_header",
+                 "webhook_hmac_encoding", "webhook_hmac_prefix", "webhook_hmac_algorithm",
+                 "webhook_payload_schema", "webhook_dedupe_source", "webhook_dedupe_pointer")
+    def _compute_webhook_examples(self):
+        for rule in self:
+            if rule.trigger != "on_webhook":
+                rule.webhook_sample_payload = rule.webhook_curl_example = False
+                continue
+            payload = rule._webhook_sample_payload()
+            rule.webhook_sample_payload = json.dumps(payload, indent=2)
+            rule.webhook_curl_example = rule._webhook_curl_example(json.dumps(payload))
+
+    def _webhook_sample_payload(self):
+        if self.webhook_payload_schema:
+            try:
+                return _schema_example(json.loads(self.webhook_payload_schema))
+            except ValueError:
+                pass  # the constraint reports it on save
+        record = self.env[self.model_name].search([], limit=1) if self.model_name in self.env else None
+        return {"_model": self.model_name or "res.partner", "_id": record.id if record else 1}
+
+    def _webhook_curl_example(self, body):
+        """Shell lines that sign ``body`` as this rule checks it; secrets stay placeholders."""
+        lines = [f"BODY={shlex.quote(body)}"]
+        headers = ['-H "Content-Type: application/json"']
+        mode = self.webhook_auth_mode
+        if mode == "standard_webhooks":
+            lines += [
+                "SECRET='whsec_...'  # the rule's signing secret (Webhook Security tab)",
+                'ID="msg_$(date +%s)$RANDOM"',
+                "TS=$(date +%s)",
+                "KEY=$(printf '%s' \"${SECRET#whsec_}\" | base64 -d | od -An -tx1 | tr -d ' \\n')",
+                "SIG=$(printf '%s' \"$ID.$TS.$BODY\" | openssl dgst -sha256 -mac HMAC -macopt \"hexkey:$KEY\" "
+                "-binary | base64)",
+            ]
+            headers.append('-H "webhook-id: $ID" -H "webhook-timestamp: $TS" -H "webhook-signature: v1,$SIG"')
+        elif mode == "hmac" and self.webhook_hmac_preset == "stripe":
+            lines += [
+                "SECRET='...'  # the rule's signing secret (Stripe's whsec_... endpoint secret)",
+                "TS=$(date +%s)",
+                "SIG=$(printf '%s' \"$TS.$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | awk '{print $NF}')",
+            ]
+            headers.append('-H "Stripe-Signature: t=$TS,v1=$SIG"')
+        elif mode == "hmac":
+            header, encoding, prefix, algorithm = self._webhook_hmac_settings()
+            digest = "-binary | base64" if encoding == "base64" else "| awk '{print $NF}'"
+            lines += [
+                "SECRET='...'  # the rule's signing secret (Webhook Security tab)",
+                f"SIG=$(printf '%s' \"$BODY\" | openssl dgst -{algorithm} -hmac \"$SECRET\" {digest})",
+            ]
+            headers.append(f'-H "{header}: {prefix}$SIG"')
+        elif mode == "api_key":
+            lines.append("KEY='...'  # an API key (Preferences > Account Security); the actions run as its user")
+            headers.append('-H "Authorization: bearer $KEY"')
+        if self.webhook_dedupe_source == "idempotency_key":
+            headers.append('-H "Idempotency-Key: $(date +%s)$RANDOM"')
+        elif self.webhook_dedupe_source == "webhook_id" and mode != "standard_webhooks":
+            headers.append('-H "webhook-id: msg_$(date +%s)$RANDOM"')
+        command = [f"curl -sS -X POST {shlex.quote(self.url or '')}", *headers, '--data-binary "$BODY"']
+        return "\n".join(lines + [" \\\n  ".join(command)])
+
+    def action_new_webhook_secret(self):
+        """Add a fresh whsec_ secret on the first line and show it once; older lines keep working."""
+        self.ensure_one()
+        secret = new_secret()
+        rule = self.sudo()
+        rule.webhook_secret = "\n".join(filter(None, [secret, rule.webhook_secret]))
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("New signing secret of %s (shown once)", self.name),
+                "message": secret,
+                "sticky": True,
+                "type": "warning",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     @api.constrains("webhook_payload_schema")
     def _check_webhook_payload_schema(self):

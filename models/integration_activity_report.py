@@ -14,13 +14,15 @@ STATES = [
     ("dead", "Dead"),
     ("cancelled", "Cancelled"),
 ]
+# success first and failure second: the graph's first two colours are blue and red
+OUTCOMES = [("success", "Succeeded"), ("failure", "Failed"), ("waiting", "In progress"), ("skipped", "Cancelled")]
 
 
 class IntegrationActivityReport(models.Model):
     """Outgoing deliveries and incoming calls in one read-only view, for the Integrations dashboard.
 
     One row per delivery or call. ``failure_rate`` is 100 for a failure, 0 for a success and
-    empty while the outcome is unknown, so its average is the failure rate of finished traffic.
+    empty otherwise (in progress, cancelled), so its average is the failure rate of finished traffic.
     ``latency_p95`` aggregates with a real 95th percentile (``p95``), not an average of averages.
     """
 
@@ -37,9 +39,11 @@ class IntegrationActivityReport(models.Model):
     rule_id = fields.Many2one("base.automation", string="Rule", readonly=True)
     state = fields.Selection(STATES, readonly=True)
     http_status = fields.Integer(string="HTTP Status", aggregator=None, readonly=True)
-    is_failure = fields.Boolean(
-        string="Failure", readonly=True,
-        help="Outgoing: failed (retrying) or dead. Incoming: rejected or failed.")
+    outcome = fields.Selection(
+        OUTCOMES, readonly=True,
+        help="Succeeded: delivered, or a call answered 2xx (duplicates included). Failed: a delivery failed "
+             "(retrying) or dead, a call rejected or failed. In progress: pending or queued.")
+    nbr = fields.Integer(string="# Events", aggregator="sum", readonly=True)
     failure_rate = fields.Float(
         string="Failure Rate (%)", aggregator="avg", readonly=True,
         help="Share of finished deliveries and calls that failed; pending and queued ones are left out.")
@@ -60,9 +64,13 @@ class IntegrationActivityReport(models.Model):
                        NULL::integer AS rule_id,
                        d.state,
                        d.last_status AS http_status,
-                       d.state IN ('failed', 'dead') AS is_failure,
+                       CASE WHEN d.state = 'delivered' THEN 'success'
+                            WHEN d.state IN ('failed', 'dead') THEN 'failure'
+                            WHEN d.state = 'pending' THEN 'waiting'
+                            ELSE 'skipped' END AS outcome,
                        CASE WHEN d.state IN ('failed', 'dead') THEN 100.0
                             WHEN d.state = 'delivered' THEN 0.0 END AS failure_rate,
+                       1 AS nbr,
                        d.duration_ms,
                        d.duration_ms AS latency_p95
                   FROM integration_webhook_delivery d
@@ -76,9 +84,12 @@ class IntegrationActivityReport(models.Model):
                        c.rule_id,
                        c.state,
                        c.http_status,
-                       c.state IN ('failed', 'rejected'),
+                       CASE WHEN c.state IN ('done', 'duplicate') THEN 'success'
+                            WHEN c.state IN ('failed', 'rejected') THEN 'failure'
+                            ELSE 'waiting' END,
                        CASE WHEN c.state IN ('failed', 'rejected') THEN 100.0
                             WHEN c.state IN ('done', 'duplicate') THEN 0.0 END,
+                       1,
                        c.duration_ms,
                        c.duration_ms
                   FROM integration_webhook_call c

@@ -32,11 +32,13 @@ class IntegrationWebhookCall(models.Model):
     _order = "id desc"
     _rec_name = "request_id"
 
-    rule_id = fields.Many2one("base.automation", string="Rule", required=True, ondelete="cascade", index=True)
+    rule_id = fields.Many2one("base.automation", string="Rule", required=True, ondelete="cascade", index=True,
+                              help="The incoming webhook automation rule whose URL was called.")
     request_id = fields.Char(string="Request ID", readonly=True, index=True,
                              help="Sent back to the caller in the X-Request-Id header.")
-    remote_addr = fields.Char(string="Source IP", readonly=True)
-    method = fields.Char(readonly=True)
+    remote_addr = fields.Char(string="Source IP", readonly=True,
+                              help="As seen by Odoo: behind a proxy, start Odoo with --proxy-mode.")
+    method = fields.Char(readonly=True, help="HTTP method, or REPLAY for a run started with Replay.")
     state = fields.Selection(
         [
             ("queued", "Queued"),
@@ -45,22 +47,27 @@ class IntegrationWebhookCall(models.Model):
             ("rejected", "Rejected"),
             ("failed", "Failed"),
         ],
-        required=True, default="done", readonly=True, index=True)
-    http_status = fields.Integer(string="HTTP Status", readonly=True)
-    duration_ms = fields.Float(string="Duration (ms)", digits=(16, 1), readonly=True)
+        required=True, default="done", readonly=True, index=True,
+        help="Queued: stored, waiting for the worker (asynchronous rule). Done: the actions ran. "
+             "Duplicate: the dedupe key was seen before, nothing ran. Rejected: refused before any action "
+             "(authentication, schema, size, rate limit). Failed: the actions raised and were rolled back.")
+    http_status = fields.Integer(string="HTTP Status", readonly=True, help="What the caller was answered.")
+    duration_ms = fields.Float(string="Duration (ms)", digits=(16, 1), readonly=True,
+                               help="Time from reading the request to writing this log row.")
     headers = fields.Text(readonly=True, help="Credential headers are redacted.")
-    payload = fields.Text(readonly=True)
-    payload_truncated = fields.Boolean(readonly=True)
-    dedupe_key = fields.Char(readonly=True)
-    duplicate = fields.Boolean(readonly=True)
-    error = fields.Text(readonly=True)
+    payload = fields.Text(readonly=True, help="The parsed payload the actions received.")
+    payload_truncated = fields.Boolean(
+        readonly=True, help="Longer than the rule's logged payload cap: Replay and Dry Run are not possible.")
+    dedupe_key = fields.Char(readonly=True, help="The value the rule deduplicates on, if any.")
+    duplicate = fields.Boolean(readonly=True, help="A repeat of an earlier key: answered 200, nothing ran.")
+    error = fields.Text(readonly=True, help="Why the call was rejected, or the traceback of the failed actions.")
     user_id = fields.Many2one("res.users", string="Run As", readonly=True,
                               help="The API key's user; empty when the actions run as 18.0 does.")
-    attempts = fields.Integer(readonly=True)
-    next_attempt_at = fields.Datetime(readonly=True)
+    attempts = fields.Integer(readonly=True, help="Worker runs of an asynchronous call.")
+    next_attempt_at = fields.Datetime(readonly=True, help="When the worker retries after a transient error.")
     replay_of_id = fields.Many2one("integration.webhook.call", string="Replay Of", readonly=True,
                                    ondelete="set null")
-    dry_run_report = fields.Text(readonly=True)
+    dry_run_report = fields.Text(readonly=True, help="What the last Dry Run would have written (rolled back).")
 
     def init(self):
         # the rate limit counts a rule's recent calls
@@ -135,7 +142,7 @@ class IntegrationWebhookCall(models.Model):
         models_by_table = {model._table: name for name, model in self.env.registry.items() if model._auto}
         lines = []
         for table in sorted(after):
-            delta = [now - then for now, then in zip(after[table], before.get(table, (0, 0, 0)))]
+            delta = [now - then for now, then in zip(after[table], before.get(table, (0, 0, 0)), strict=True)]
             if any(delta) and not table.startswith("integration_webhook_"):
                 lines.append(_("%(model)s: %(created)s created, %(updated)s updated, %(deleted)s deleted",
                                model=models_by_table.get(table, table), created=delta[0],

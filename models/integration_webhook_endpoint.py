@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -7,6 +8,26 @@ from odoo.exceptions import UserError, ValidationError
 from ..tools import webhook_delivery as wd
 
 SECRET_OVERLAP_PARAM = "integration_suite.webhook_secret_overlap_hours"
+# longer string values (binaries as base64) are cut in the sample payload shown on the form
+SAMPLE_VALUE_CHARS = 120
+VERIFY_SNIPPET = '''# pip install standardwebhooks
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+webhook = Webhook("whsec_...")  # this endpoint's signing secret ("Show secret (once)")
+
+
+def handle(body: bytes, headers: dict) -> int:
+    """Call from your web framework for each POST on {path}; answer the returned status."""
+    try:
+        event = webhook.verify(body, headers)  # signature and timestamp (5 min tolerance)
+    except WebhookVerificationError:
+        return 401  # not signed with this secret, or older than 5 minutes
+    if already_processed(headers["webhook-id"]):  # retries re-send the same webhook-id
+        return 200
+    {access}
+    process(record_model, record_id, event)  # your code; answer quickly, work asynchronously
+    return 200  # any 2xx marks the delivery delivered; anything else is retried
+'''
 
 
 class IntegrationWebhookEndpoint(models.Model):
@@ -17,9 +38,14 @@ class IntegrationWebhookEndpoint(models.Model):
     _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "name, id"
 
-    name = fields.Char(required=True, tracking=True)
-    url = fields.Char(string="URL", required=True, tracking=True)
-    active = fields.Boolean(default=True, tracking=True)
+    name = fields.Char(required=True, tracking=True, help="How operators recognise this receiver.")
+    url = fields.Char(
+        string="URL", required=True, tracking=True,
+        help="Where deliveries are POSTed (http or https). Private and loopback addresses are refused "
+             "unless the system parameter integration_suite.webhook_allow_private is true.")
+    active = fields.Boolean(
+        default=True, tracking=True,
+        help="Archived endpoints keep their deliveries waiting; a 410 Gone answer archives the endpoint.")
     user_id = fields.Many2one(
         "res.users", string="Responsible", default=lambda self: self.env.user,
         help="Gets an activity when a delivery is dead or the receiver asks to stop (410).")
@@ -41,14 +67,30 @@ class IntegrationWebhookEndpoint(models.Model):
     payload_format = fields.Selection(
         [("native", "Native (_model, _id, _action + fields)"),
          ("standard", "Standard Webhooks envelope (type, timestamp, data)")],
-        default="native", required=True)
+        default="native", required=True,
+        help="Native: the body 18.0 sends ({_model, _id, _action} + the action's fields). "
+             "Standard Webhooks: the same object under 'data', with 'type' (model.action) and 'timestamp'.")
     delivery_ids = fields.One2many("integration.webhook.delivery", "endpoint_id")
-    action_ids = fields.One2many("ir.actions.server", "webhook_endpoint_id", string="Actions")
+    action_ids = fields.One2many(
+        "ir.actions.server", "webhook_endpoint_id", string="Actions",
+        help="'Send Webhook Notification' server actions (and the automation rules running them) that "
+             "deliver here.")
     last_error = fields.Text(compute="_compute_health", help="Error of the most recent failed attempt.")
     success_rate = fields.Float(compute="_compute_health", help="Delivered / finished attempts, last 7 days (%).")
-    latency_p95 = fields.Float(string="p95 latency (ms)", compute="_compute_health")
-    pending_count = fields.Integer(compute="_compute_health")
-    dead_count = fields.Integer(compute="_compute_health")
+    latency_p95 = fields.Float(
+        string="p95 latency (ms)", compute="_compute_health",
+        help="95th percentile of the last attempt's duration of deliveries queued in the last 7 days.")
+    pending_count = fields.Integer(compute="_compute_health", help="Deliveries waiting for a (re)try.")
+    dead_count = fields.Integer(
+        compute="_compute_health", help="Deliveries of the last 7 days that failed their last attempt.")
+    sample_payload = fields.Text(
+        compute="_compute_sample_payload",
+        help="The body this endpoint's first action would send now for an existing record "
+             "(long values shortened); 'Send test' sends the test event shown when there is no action.")
+    verification_snippet = fields.Text(
+        string="Receiver Verification (Python)", compute="_compute_verification_snippet",
+        help="How the receiver checks the signature with the standardwebhooks library; the secret is a "
+             "placeholder.")
 
     @api.constrains("url")
     def _check_url(self):
@@ -127,6 +169,43 @@ class IntegrationWebhookEndpoint(models.Model):
             endpoint.pending_count = pending
             endpoint.dead_count = dead
             endpoint.last_error = errors.get(endpoint.id, False)
+
+    @api.depends("payload_format", "action_ids")
+    def _compute_sample_payload(self):
+        Delivery = self.env["integration.webhook.delivery"]
+        for endpoint in self:
+            data, event_type = endpoint._sample_event()
+            body = json.loads(Delivery._render(endpoint, data, event_type))
+            endpoint.sample_payload = json.dumps(body, indent=2, ensure_ascii=False)
+
+    def _sample_event(self):
+        """``(data, event_type)`` as the first action would queue it, else the 'Send test' event."""
+        action = self.action_ids[:1]
+        if not action:
+            return {"_model": self._name, "_id": self.id or 1, "_action": "test", "test": True}, "webhook.test"
+        model = action.model_id.model
+        record = self.env[model].search([], limit=1)
+        data = {"_model": model, "_id": record.id or 1, "_action": f"{action.name}(#{action.id})"}
+        names = action.webhook_field_ids.mapped("name")
+        if names and record:
+            values = record.read(names, load=None)[0]
+            data.update({
+                name: value[:SAMPLE_VALUE_CHARS] + "..." if isinstance(value, str) and len(value) > SAMPLE_VALUE_CHARS
+                else value
+                for name, value in values.items()
+            })
+        return data, f"{model}.{action.name}"
+
+    @api.depends("url", "payload_format")
+    def _compute_verification_snippet(self):
+        for endpoint in self:
+            if endpoint.payload_format == "standard":
+                access = ('record_model, record_id = event["data"]["_model"], event["data"]["_id"]'
+                          '  # event["type"] names the event')
+            else:
+                access = 'record_model, record_id = event["_model"], event["_id"]'
+            endpoint.verification_snippet = VERIFY_SNIPPET.format(
+                path=urlsplit(endpoint.url or "").path or "/", access=access)
 
     @api.model
     def _find_or_create_for_url(self, url):
