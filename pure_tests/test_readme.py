@@ -10,6 +10,8 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = importlib.util.spec_from_file_location("readme", ROOT / "scripts" / "readme.py")
 readme = importlib.util.module_from_spec(SPEC)
@@ -35,6 +37,16 @@ def code_blocks(text):
 
 def test_readme_is_assembled_from_the_fragments():
     assert README == readme.render(), "README.md is out of date: run python3 scripts/readme.py"
+
+
+def test_readme_renders_as_the_apps_description():
+    """Without static/description/index.html, Odoo renders README.md with docutils (as RST) when
+    it loads the module; a SEVERE docutils error there makes the installation fail."""
+    core = pytest.importorskip("docutils.core")
+    core.publish_string(source=README, writer_name="html", settings_overrides={
+        "embed_stylesheet": False, "doctitle_xform": False, "output_encoding": "unicode",
+        "xml_declaration": False, "file_insertion_enabled": False,
+    })
 
 
 def test_every_fragment_is_assembled():

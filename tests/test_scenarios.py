@@ -42,15 +42,9 @@ SHOP_CUSTOMER_GETTER = (
 SHOP_ORDER_CODE = """\
 ship = payload["shipping_address"]
 env["res.partner"].create({
-    "parent_id": record.id,
-    "type": "delivery",
-    "ref": payload["name"],
-    "name": ship["name"],
-    "street": ship["address1"],
-    "city": ship["city"],
-    "zip": ship["zip"],
-    "comment": ", ".join("%s x %s" % (line["quantity"], line["sku"]) for line in payload["line_items"]),
-})
+    "parent_id": record.id, "type": "delivery", "ref": payload["name"],
+    "name": ship["name"], "street": ship["address1"], "city": ship["city"], "zip": ship["zip"],
+    "comment": ", ".join("%s x %s" % (line["quantity"], line["sku"]) for line in payload["line_items"])})
 """
 
 # Scenario 2
