@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from odoo.tests import new_test_user, tagged
 
 from .common import IntegrationHttpCase
 
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 SHOP_SECRET = "shpss_scenario_client_secret"
 STRIPE_SECRET = "whsec_scenario_stripe_endpoint_secret"
 
@@ -357,3 +359,41 @@ class TestScenarios(IntegrationHttpCase):
         self.assertEqual(self.deliveries(partner), delivery)
         self.assertEqual(self.work(), 0)
         self.assertEqual(len(self.received()), 1)
+
+    # ------------------------------------------------------------------ upgrading from native 18.0 webhooks
+    def test_native_webhook_action_from_before_the_install_gets_an_endpoint_on_first_run(self):
+        partner = self.Partner.create({"name": "Legacy receiver target", "image_1920": PNG_1PX})
+        fields_ = [self.env["ir.model.fields"]._get("res.partner", name).id for name in ("name", "image_128",
+                                                                                           "write_date")]
+        action = self.env["ir.actions.server"].create({
+            "name": "Legacy notify", "model_id": self.partner_model.id, "state": "webhook",
+            "webhook_url": self.receiver.url_for("/legacy"), "webhook_field_ids": [Command.set(fields_)],
+        })
+        # as 18.0 left it: a URL and no endpoint
+        created = action.webhook_endpoint_id
+        action.webhook_endpoint_id = False
+        created.unlink()
+        self.assertFalse(self.env["integration.webhook.endpoint"].search([("url", "=", action.webhook_url)]))
+
+        context = {"active_model": "res.partner", "active_id": partner.id, "active_ids": partner.ids}
+        response = self.call("ir.actions.server", "run", {"ids": action.ids, "context": context})
+        self.assertEqual(response.status_code, 200, response.text)
+        action.invalidate_recordset()
+        endpoint = action.webhook_endpoint_id
+        self.assertEqual((endpoint.url, endpoint.name), (self.receiver.url_for("/legacy"),) * 2)
+        self.assertTrue(endpoint.secret.startswith("whsec_"))
+        delivery = self.deliveries(partner)
+        self.assertEqual((len(delivery), delivery.state), (1, "pending"))
+        self.assertEqual(self.received(), [], "nothing is sent inside the transaction any more")
+
+        self.receiver.expect_request("/legacy").respond_with_data("ok")
+        self.assertEqual(self.work(), 1)
+        [request] = self.received()
+        body = request.get_data(as_text=True)
+        event = json.loads(body)
+        self.assertEqual(list(event), sorted(event), "keys sorted, as 18.0 sends them")
+        self.assertEqual(set(event), {"_model", "_id", "_action", "id", "name", "image_128", "write_date"})
+        self.assertEqual(event["_action"], f"Legacy notify(#{action.id})")
+        self.assertTrue(base64.b64decode(event["image_128"]).startswith(b"\x89PNG"), "binaries as base64 text")
+        self.assertRegex(event["write_date"], re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"))
+        Webhook(endpoint.secret).verify(request.get_data(), dict(request.headers))
