@@ -14,8 +14,9 @@ STATES = [
     ("dead", "Dead"),
     ("cancelled", "Cancelled"),
 ]
-# success first and failure second: the graph's first two colours are blue and red
-OUTCOMES = [("success", "Succeeded"), ("failure", "Failed"), ("waiting", "In progress"), ("skipped", "Cancelled")]
+# keys sort like the list (groups come back in key order): the graph gives success its first
+# colour (blue) and failure its second (red)
+OUTCOMES = [("done", "Succeeded"), ("error", "Failed"), ("pending", "In progress"), ("skipped", "Cancelled")]
 
 
 class IntegrationActivityReport(models.Model):
@@ -64,9 +65,9 @@ class IntegrationActivityReport(models.Model):
                        NULL::integer AS rule_id,
                        d.state,
                        d.last_status AS http_status,
-                       CASE WHEN d.state = 'delivered' THEN 'success'
-                            WHEN d.state IN ('failed', 'dead') THEN 'failure'
-                            WHEN d.state = 'pending' THEN 'waiting'
+                       CASE WHEN d.state = 'delivered' THEN 'done'
+                            WHEN d.state IN ('failed', 'dead') THEN 'error'
+                            WHEN d.state = 'pending' THEN 'pending'
                             ELSE 'skipped' END AS outcome,
                        CASE WHEN d.state IN ('failed', 'dead') THEN 100.0
                             WHEN d.state = 'delivered' THEN 0.0 END AS failure_rate,
@@ -84,9 +85,9 @@ class IntegrationActivityReport(models.Model):
                        c.rule_id,
                        c.state,
                        c.http_status,
-                       CASE WHEN c.state IN ('done', 'duplicate') THEN 'success'
-                            WHEN c.state IN ('failed', 'rejected') THEN 'failure'
-                            ELSE 'waiting' END,
+                       CASE WHEN c.state IN ('done', 'duplicate') THEN 'done'
+                            WHEN c.state IN ('failed', 'rejected') THEN 'error'
+                            ELSE 'pending' END,
                        CASE WHEN c.state IN ('failed', 'rejected') THEN 100.0
                             WHEN c.state IN ('done', 'duplicate') THEN 0.0 END,
                        1,

@@ -80,14 +80,14 @@ class TestActivityReport(TransactionCase):
         self.assertEqual(len(rows), len(self.deliveries) + len(self.calls))
         self.assertEqual(len(rows.filtered(lambda row: row.kind == "outgoing")), 9)
         by_state = {(row.kind, row.state): row.outcome for row in rows}
-        self.assertEqual(by_state[("outgoing", "delivered")], "success")
-        self.assertEqual(by_state[("outgoing", "failed")], "failure")
-        self.assertEqual(by_state[("outgoing", "dead")], "failure")
-        self.assertEqual(by_state[("outgoing", "pending")], "waiting")
+        self.assertEqual(by_state[("outgoing", "delivered")], "done")
+        self.assertEqual(by_state[("outgoing", "failed")], "error")
+        self.assertEqual(by_state[("outgoing", "dead")], "error")
+        self.assertEqual(by_state[("outgoing", "pending")], "pending")
         self.assertEqual(by_state[("outgoing", "cancelled")], "skipped")
-        self.assertEqual(by_state[("incoming", "duplicate")], "success")
-        self.assertEqual(by_state[("incoming", "rejected")], "failure")
-        self.assertEqual(by_state[("incoming", "queued")], "waiting")
+        self.assertEqual(by_state[("incoming", "duplicate")], "done")
+        self.assertEqual(by_state[("incoming", "rejected")], "error")
+        self.assertEqual(by_state[("incoming", "queued")], "pending")
         call_row = rows.filtered(lambda row: row.kind == "incoming" and row.state == "rejected")
         self.assertEqual((call_row.rule_id, call_row.name, call_row.http_status), (self.rule, "Dashboard rule", 401))
 
@@ -116,9 +116,9 @@ class TestActivityReport(TransactionCase):
         }
         today = self.deliveries[2].create_date.date()
         self.assertEqual(per_day, {
-            (datetime(2025, 3, 10).date(), "success"): 2,
-            (today, "success"): 2,
-            (today, "failure"): 2,
+            (datetime(2025, 3, 10).date(), "done"): 2,
+            (today, "done"): 2,
+            (today, "error"): 2,
         })
 
     def test_p95_is_the_measure_the_views_ask_for(self):
@@ -320,4 +320,4 @@ class TestDemoEcho(IntegrationHttpCase):
         self.assertEqual((answer["signature"], answer["webhook_id"]), ("valid", delivery.webhook_id))
         # and the dashboard has history of every kind
         outcomes = set(self.env["integration.activity.report"].search([]).mapped("outcome"))
-        self.assertLessEqual({"success", "failure"}, outcomes)
+        self.assertLessEqual({"done", "error"}, outcomes)
