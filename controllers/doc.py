@@ -13,7 +13,7 @@ from ..dispatch import introspection
 
 def _check_doc_access():
     if not request.env.user.has_group("integration_suite.group_api_doc"):
-        raise AccessError("You are not allowed to read the API documentation.")
+        raise AccessError(request.env._("You are not allowed to read the API documentation."))
 
 
 def _cached(producer):

@@ -74,7 +74,8 @@ def _operation(model, name):
             properties[pname]["default"] = param["default"]
         else:
             required.append(pname)
-    error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    error_schema = {"$ref": "#/components/schemas/Error"}
+    error = {"description": "Error", "content": {"application/json": {"schema": error_schema}}}
     return {
         "post": {
             "operationId": f"{model._name}.{name}",
@@ -91,7 +92,7 @@ def _operation(model, name):
             },
             "responses": {
                 "200": {"description": "The method's result", "content": {"application/json": {"schema": {}}}},
-                **{code: error for code in ("400", "401", "403", "404", "415", "422", "500")},
+                **dict.fromkeys(("400", "401", "403", "404", "415", "422", "500"), error),
             },
         }
     }

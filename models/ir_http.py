@@ -23,7 +23,7 @@ class IrHttp(models.AbstractModel):
             if not uid:
                 raise werkzeug.exceptions.Unauthorized("Invalid apikey")
             if request.env.uid and request.env.uid != uid:
-                raise AccessDenied("Session user does not match the used apikey.")
+                raise AccessDenied(request.env._("Session user does not match the used apikey."))
             request.update_env(user=uid)
             request.session.can_save = False
         elif not request.env.uid:
@@ -43,8 +43,9 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _pre_dispatch(cls, rule, args):
-        super()._pre_dispatch(rule, args)
+        result = super()._pre_dispatch(rule, args)
         if getattr(request, "_integration_db_from_header", False):
             request.session.can_save = False  # X-Odoo-Database makes the call stateless
         if request.httprequest.path.startswith("/web/hook/") and "rule_uuid" in args:
             request.env["base.automation"]._webhook_buffer_body(args["rule_uuid"])
+        return result

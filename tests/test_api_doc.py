@@ -1,7 +1,7 @@
 import odoolib
-from odoolib.tools import AuthenticationError
 import requests
 from hypothesis import HealthCheck, given, settings
+from odoolib.tools import AuthenticationError
 from openapi_spec_validator import validate
 from schemathesis import openapi as schemathesis_openapi
 from schemathesis.specs.openapi.checks import (

@@ -294,6 +294,15 @@ class TestIncomingWebhooks(IntegrationHttpCase):
                    VALUES ('{"en_US": "concurrent"}', %s, 'on_webhook', %s, true, 'url', 'webhook_id', 7, 1000)
                    RETURNING id""", [self.partner_model.id, str(uuid.uuid4())])
             rule_id = setup.fetchone()[0]
+
+        def claim_b(rule_b, key, outcome):
+            try:
+                outcome["b"] = rule_b.env["integration.webhook.key"]._claim(rule_b, key)
+            except psycopg2.errors.SerializationFailure:
+                outcome["b"] = "retry"  # 18.0's `retrying` replays the request
+                rule_b.env.cr.rollback()
+                outcome["b_retry"] = rule_b.env["integration.webhook.key"]._claim(rule_b, key)
+
         try:
             for first_commits in (True, False):
                 key = f"msg_{first_commits}"
@@ -301,20 +310,12 @@ class TestIncomingWebhooks(IntegrationHttpCase):
                     env_a = api.Environment(cr_a, SUPERUSER_ID, {})
                     env_b = api.Environment(cr_b, SUPERUSER_ID, {})
                     rule_b = env_b["base.automation"].browse(rule_id)
-                    rule_b.webhook_dedupe_retention_days  # noqa: B018 - B's snapshot starts before A commits
+                    # B's snapshot starts before A commits
+                    self.assertEqual(rule_b.webhook_dedupe_retention_days, 7)
                     outcome = {}
-
-                    def claim_b():
-                        try:
-                            outcome["b"] = env_b["integration.webhook.key"]._claim(rule_b, key)
-                        except psycopg2.errors.SerializationFailure:
-                            outcome["b"] = "retry"  # 18.0's `retrying` replays the request
-                            cr_b.rollback()
-                            outcome["b_retry"] = env_b["integration.webhook.key"]._claim(rule_b, key)
-
                     self.assertTrue(env_a["integration.webhook.key"]._claim(
                         env_a["base.automation"].browse(rule_id), key))
-                    thread = threading.Thread(target=claim_b)
+                    thread = threading.Thread(target=claim_b, args=(rule_b, key, outcome))
                     thread.start()
                     thread.join(1.0)
                     self.assertTrue(thread.is_alive(), "the second insert must wait for the first")

@@ -3,11 +3,12 @@ from unittest import mock
 
 import requests
 
-from odoo.addons.base.models import res_users
-from odoo.addons.base.models.res_users import KEY_CRYPT_CONTEXT
 from odoo import http as odoo_http
 from odoo.tests import tagged
 from odoo.tools import config, mute_logger
+
+from odoo.addons.base.models import res_users
+from odoo.addons.base.models.res_users import KEY_CRYPT_CONTEXT
 
 from ..controllers import json2 as json2_controller
 from ..dispatch import is_readonly

@@ -120,7 +120,7 @@ def verify_standard_webhooks(body, headers, secrets):
                 raise SignatureError("invalid signature header") from None
         except (ValueError, binascii.Error):
             # malformed signature list or a body that is not UTF-8: never a match
-            pass
+            continue
     raise SignatureError("invalid signature")
 
 
