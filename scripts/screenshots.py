@@ -1,0 +1,204 @@
+"""Render the main screens of the addon to PNG for the README (`make screenshots`).
+
+Starts a throwaway PostgreSQL + Odoo 18.0 with the addon and its demo data (bench/server.py),
+adds a little live traffic on top of the demo history (a test delivery per endpoint; signed,
+repeated and unsigned calls on the Standard Webhooks rules), logs in as admin and drives
+headless Chromium over the DevTools protocol: each screen is shot once its view has rendered.
+"""
+import argparse
+import base64
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+import websocket
+from standardwebhooks.webhooks import Webhook
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.server import BenchServer  # noqa: E402
+
+ECHO_ROUTE = "/integration_suite/demo/echo"
+OUTPUT = ROOT / "static/description/screenshots"
+CHROMES = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+
+
+def action_url(xmlid, res_id=None, view_type=None):
+    url = f"/odoo/action-{xmlid}" + (f"/{res_id}" if res_id else "")
+    return url + (f"?view_type={view_type}" if view_type else "")
+
+
+class Chrome:
+    """A headless Chromium driven over its DevTools websocket: navigate, wait for a selector, shoot."""
+
+    def __init__(self, width, height):
+        executable = next(filter(None, map(shutil.which, CHROMES)), None)
+        if not executable:
+            sys.exit("No Chrome/Chromium on PATH (apt-get install chromium)")
+        self.profile = tempfile.mkdtemp(prefix="is-shots-")
+        self.proc = subprocess.Popen([
+            executable, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run", "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
+            f"--window-size={width},{height}", "--remote-debugging-port=0", f"--user-data-dir={self.profile}",
+            "about:blank",
+        ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = Path(self.profile, "DevToolsActivePort")
+        for _ in range(100):
+            if port_file.is_file() and port_file.stat().st_size > 5:
+                break
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        page = next(t for t in requests.get(f"http://127.0.0.1:{port}/json", timeout=10).json()
+                    if t["type"] == "page")
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], suppress_origin=True, timeout=60)
+        self.next_id = 0
+        self.send("Emulation.setDeviceMetricsOverride",
+                  width=width, height=height, deviceScaleFactor=1, mobile=False)
+
+    def send(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message["result"]
+
+    def evaluate(self, expression):
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        return result["result"].get("value")
+
+    def wait_for(self, selector, timeout=60):
+        """Until ``selector`` is visible and no RPC is running, then a moment for animations."""
+        check = (f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
+                 " return !!(el && el.offsetParent !== null) && !document.querySelector('.o_loading_indicator'); })()")
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(check):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{selector!r} not shown at {self.evaluate('location.href')}")
+            time.sleep(0.25)
+        time.sleep(1.5)  # chart and notebook transitions
+
+    def click(self, selector):
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+
+    def shoot(self, path):
+        data = self.send("Page.captureScreenshot", format="png")["data"]
+        Path(path).write_bytes(base64.b64decode(data))
+
+    def close(self):
+        try:
+            self.send("Browser.close")
+        except (RuntimeError, websocket.WebSocketException):
+            self.proc.terminate()
+        self.ws.close()
+        self.proc.wait(30)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class Api:
+    """JSON/2 calls as the admin (the server's API key)."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"bearer {srv.key}", "X-Odoo-Database": srv.db})
+
+    def __call__(self, model, method, **body):
+        response = self.session.post(f"{self.srv.url}/json/2/{model}/{method}", json=body, timeout=120)
+        if not response.ok:
+            sys.exit(f"{model}.{method}: {response.status_code} {response.json().get('message')}")
+        return response.json()
+
+
+def add_live_traffic(srv, api):
+    """A fresh delivery per endpoint and signed, duplicate and unsigned calls on the demo rules."""
+    endpoints = api("integration.webhook.endpoint", "search_read", domain=[], fields=["url"])
+    rules = api("base.automation", "search_read", fields=["webhook_uuid", "webhook_secret"],
+                domain=[("trigger", "=", "on_webhook"), ("webhook_auth_mode", "=", "standard_webhooks")])
+    [partner] = api("res.partner", "search", domain=[("name", "=", "Webhook Demo Customer")], limit=1) or [None]
+    if not (endpoints and rules and partner):
+        sys.exit("The demo data of integration_suite is missing (endpoints, a Standard Webhooks rule, "
+                 "the 'Webhook Demo Customer' contact)")
+    echo = [endpoint["id"] for endpoint in endpoints if endpoint["url"].endswith(ECHO_ROUTE)]
+    if echo:  # demo data points the echo endpoint at web.base.url: this server instead
+        api("integration.webhook.endpoint", "write", ids=echo, values={"url": srv.url + ECHO_ROUTE})
+    for endpoint in endpoints:
+        api("integration.webhook.endpoint", "action_send_test", ids=[endpoint["id"]])
+    srv.shell("env['integration.worker']._run(time_budget=30)\nenv.cr.commit()")
+
+    for rule in rules:
+        url = f"{srv.url}/web/hook/{rule['webhook_uuid']}"
+        secret = rule["webhook_secret"].splitlines()[0]
+        body = json.dumps({"_model": "res.partner", "_id": partner, "note": "Sent by scripts/screenshots.py"})
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        now = datetime.now(timezone.utc)
+        signed = {"Content-Type": "application/json", "webhook-id": msg_id,
+                  "webhook-timestamp": str(int(now.timestamp())),
+                  "webhook-signature": Webhook(secret).sign(msg_id, now, body)}
+        for headers in (signed, signed, {"Content-Type": "application/json"}):  # ok, duplicate, refused
+            requests.post(url, data=body, headers=headers, timeout=60)
+    return (echo or [endpoints[0]["id"]])[0], rules[0]["id"]
+
+
+def login_cookie(srv):
+    response = requests.post(f"{srv.url}/web/session/authenticate", timeout=60, json={
+        "jsonrpc": "2.0", "method": "call",
+        "params": {"db": srv.db, "login": "admin", "password": "admin"},
+    })
+    response.raise_for_status()
+    if response.json().get("error"):
+        sys.exit(f"admin login failed: {response.json()['error']['data']['message']}")
+    return response.cookies["session_id"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--size", default="1440x900", help="viewport WIDTHxHEIGHT (default 1440x900)")
+    args = parser.parse_args()
+    width, height = map(int, args.size.split("x"))
+    args.output.mkdir(parents=True, exist_ok=True)
+
+    with BenchServer(workers=2) as srv:
+        endpoint_id, rule_id = add_live_traffic(srv, Api(srv))
+        screens = [
+            ("endpoint_form", action_url("integration_suite.action_integration_webhook_endpoint", endpoint_id),
+             '.o_form_view .o_field_widget[name="url"]', None),
+            ("deliveries", action_url("integration_suite.action_integration_webhook_delivery"),
+             ".o_list_view .o_data_row", None),
+            ("incoming_rule", action_url("integration_suite.action_integration_incoming_rule", rule_id),
+             '.o_form_view .o_field_widget[name="webhook_auth_mode"]',
+             '.o_notebook_headers a[name="incoming_webhook"]'),
+            ("incoming_calls", action_url("integration_suite.action_integration_webhook_call"),
+             ".o_list_view .o_data_row", None),
+            ("dashboard_graph", action_url("integration_suite.action_integration_dashboard"),
+             ".o_graph_renderer canvas", None),
+            ("dashboard_pivot", action_url("integration_suite.action_integration_dashboard", view_type="pivot"),
+             ".o_pivot table", None),
+        ]
+        chrome = Chrome(width, height)
+        try:
+            chrome.send("Network.setCookie", name="session_id", value=login_cookie(srv), url=srv.url)
+            for name, path, ready, tab in screens:
+                chrome.send("Page.navigate", url=srv.url + path)
+                if tab:
+                    chrome.wait_for(tab)
+                    chrome.click(tab)
+                chrome.wait_for(ready)
+                chrome.shoot(args.output / f"{name}.png")
+                print(f"{args.output / name}.png")
+        finally:
+            chrome.close()
+
+
+if __name__ == "__main__":
+    main()
