@@ -19,7 +19,7 @@ $(LINT_VENV)/installed: requirements-lint.txt
 	touch $@
 
 lint: $(LINT_VENV)/installed
-	PATH="$(CURDIR)/$(LINT_VENV)/bin:$$PATH" PRE_COMMIT_HOME="$(CURDIR)/.run/pre-commit" \
+	PATH="$(abspath $(LINT_VENV))/bin:$$PATH" PRE_COMMIT_HOME="$(CURDIR)/.run/pre-commit" \
 	  pre-commit run --all-files --color=never
 
 bench:
