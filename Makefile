@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`; `make lint` runs OCA's linters.
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 PYTHON ?= python3
 # The linters live in their own virtualenv: their pinned dependencies must not change the
@@ -24,6 +24,9 @@ lint: $(LINT_VENV)/installed
 
 bench:
 	bash bench/run.sh
+
+screenshots:
+	$(PYTHON) scripts/screenshots.py
 
 clean:
 	bash -c 'source scripts/common.sh; for d in $$run_dir/pg*; do [ -d "$$d" ] && scripts/pg.sh stop "$$d" 0; done; rm -rf $$run_dir'
