@@ -1,0 +1,149 @@
+"""Fault test: the Odoo server is killed (SIGKILL) in the middle of a burst of 500 deliveries.
+
+A real ``odoo`` server process with one cron thread sends the burst to a receiver in this
+process; it is killed once part of the burst has arrived, restarted, and must then deliver
+everything: every delivery ends delivered, every webhook-id reaches the receiver (at-least-once:
+the group in flight at the kill may arrive twice, never more than one claimed group).
+
+`make test` exports the Odoo command and configuration it uses; elsewhere this is skipped.
+"""
+import configparser
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psycopg2
+import pytest
+
+CONF = os.environ.get("INTEGRATION_SUITE_ODOO_CONF")
+ODOO = os.environ.get("INTEGRATION_SUITE_ODOO_BIN")
+pytestmark = pytest.mark.skipif(not (CONF and ODOO), reason="needs the Odoo set up by `make test`")
+
+BURST = 500
+CLAIM_GROUP = 64  # models/integration_webhook_delivery.py: at most this many are re-sent after a crash
+
+QUEUE = """
+env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
+name = env["ir.model.fields"]._get("res.partner", "name")
+action = env["ir.actions.server"].create({
+    "name": "crash burst", "model_id": env.ref("base.model_res_partner").id, "state": "webhook",
+    "webhook_url": "%(url)s", "webhook_field_ids": [(6, 0, name.ids)]})
+for partner in env["res.partner"].create([{"name": "burst %%d" %% i} for i in range(%(burst)d)]):
+    action.with_context(active_model="res.partner", active_id=partner.id, active_ids=partner.ids).run()
+env.cr.commit()
+print("QUEUED", env["integration.webhook.delivery"].search_count([("state", "=", "pending")]))
+"""
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen = []
+    lock = threading.Lock()
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(0.05)  # slow enough for the kill to land mid-burst
+        with self.lock:
+            self.seen.append(self.headers.get("webhook-id"))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _odoo(*args, stdin=None):
+    return subprocess.run([ODOO, *args, "-c", CONF], input=stdin, capture_output=True,
+                          text=True, timeout=900, check=False)
+
+
+def _connect(db):
+    options = configparser.ConfigParser()
+    options.read(CONF)
+    opts = options["options"]
+    return psycopg2.connect(dbname=db, host=opts.get("db_host"), port=opts.get("db_port"),
+                            user=opts.get("db_user"), password=opts.get("db_password") or None)
+
+
+def _states(db):
+    with _connect(db) as cnx, cnx.cursor() as cr:
+        cr.execute("SELECT state, count(*) FROM integration_webhook_delivery GROUP BY state")
+        return dict(cr.fetchall())
+
+
+def _wake_cron(db):
+    """What a trigger's commit does: cron threads otherwise poll only every 60 s after start."""
+    with _connect("postgres") as cnx, cnx.cursor() as cr:
+        cr.execute("SELECT pg_notify('cron_trigger', %s)", [db])
+
+
+def _serve(db, log):
+    return subprocess.Popen(
+        [ODOO, "-c", CONF, "-d", db, f"--db-filter=^{db}$", "--workers=0", "--max-cron-threads=1",
+         f"--http-port={_free_port()}", "--log-level=warn"],
+        stdout=subprocess.DEVNULL, stderr=log)
+
+
+def test_kill_9_mid_burst_loses_nothing(tmp_path):
+    db = f"is_crash_{uuid.uuid4().hex[:8]}"
+    done = _odoo("-d", db, "-i", "integration_suite", "--without-demo=all", "--stop-after-init")
+    assert done.returncode == 0, done.stderr[-3000:]
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    receiver.daemon_threads = True
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    _Receiver.seen = []
+    server = None
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        done = _odoo("shell", "-d", db, "--no-http", stdin=QUEUE % {"url": url, "burst": BURST})
+        assert f"QUEUED {BURST}" in done.stdout, (done.stdout + done.stderr)[-3000:]
+
+        log = open(tmp_path / "odoo.log", "w")  # noqa: SIM115 - closed with the test's tmp dir
+        server = _serve(db, log)
+        deadline = time.monotonic() + 120
+        next_wake = 0
+        while len(_Receiver.seen) < BURST // 5 and time.monotonic() < deadline:
+            if not _Receiver.seen and time.monotonic() > next_wake:
+                _wake_cron(db)
+                next_wake = time.monotonic() + 1
+            time.sleep(0.01)
+        assert len(_Receiver.seen) >= BURST // 5, "the worker never started sending"
+        server.send_signal(signal.SIGKILL)
+        server.wait(30)
+        killed_at = len(set(_Receiver.seen))
+        states = _states(db)
+        assert states.get("pending", 0) > 0, f"the kill came too late to test anything: {states}"
+
+        server = _serve(db, log)
+        deadline = time.monotonic() + 300
+        while _states(db).get("delivered", 0) < BURST and time.monotonic() < deadline:
+            _wake_cron(db)
+            time.sleep(0.5)
+        states = _states(db)
+        server.terminate()
+        server.wait(30)
+        server = None
+    finally:
+        if server is not None:
+            server.kill()
+        receiver.shutdown()
+
+    counts = Counter(_Receiver.seen)
+    assert states == {"delivered": BURST}, f"after restart: {states} (killed after {killed_at} received)"
+    assert len(counts) == BURST, f"{BURST - len(counts)} webhook-ids never reached the receiver"
+    resent = sum(count - 1 for count in counts.values())
+    assert resent <= CLAIM_GROUP, f"{resent} deliveries were sent twice: more than the group in flight"
