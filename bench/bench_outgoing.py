@@ -141,7 +141,8 @@ elapsed = time.perf_counter() - start
 env.cr.execute("SELECT count(*), count(DISTINCT webhook_id), sum(attempt_count) FROM integration_webhook_delivery "
                "WHERE endpoint_id = %%s AND state = 'delivered'", [act.webhook_endpoint_id.id])
 delivered, distinct, attempts = env.cr.fetchone()
-print(f"RESULT recovery drained={ok} delivered={delivered} distinct={distinct} attempts={attempts} seconds={elapsed:.1f}")
+print(f"RESULT recovery drained={ok} delivered={delivered} distinct={distinct} attempts={attempts} "
+      f"seconds={elapsed:.1f}")
 env.cr.commit()
 """
 

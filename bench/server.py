@@ -2,7 +2,6 @@
 
 Used as a context manager: ``with BenchServer(workers=2) as srv: srv.url, srv.db, srv.key``.
 """
-import os
 import shutil
 import subprocess
 import sys

@@ -177,7 +177,8 @@ class IntegrationWebhookDelivery(models.Model):
     def _commit(self):
         """Make the outcomes durable; tests run inside a transaction they roll back."""
         if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.commit()
+            # the worker owns its transaction (a cron job), like queue_job's runner
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _prepare_requests(self):
         """Everything each attempt needs, read from the database before sending (no ORM in threads)."""
@@ -211,7 +212,7 @@ class IntegrationWebhookDelivery(models.Model):
     def _record_outcomes(self, outcomes):
         """Store one attempt's outcome per delivery, in one statement for the whole group."""
         now = fields.Datetime.now()
-        rows = [delivery._outcome_row(now, **outcome) for delivery, outcome in zip(self, outcomes)]
+        rows = [delivery._outcome_row(now, **outcome) for delivery, outcome in zip(self, outcomes, strict=True)]
         values = SQL(", ").join(
             SQL("(%s, %s, %s, %s::timestamp, %s::timestamp, %s::timestamp, %s::int, %s, %s::float8, %s, %s)", *row)
             for row in rows)

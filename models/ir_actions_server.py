@@ -17,7 +17,7 @@ class IrActionsServer(models.Model):
     _inherit = "ir.actions.server"
 
     webhook_endpoint_id = fields.Many2one(
-        "integration.webhook.endpoint", string="Webhook Endpoint", ondelete="restrict",
+        "integration.webhook.endpoint", ondelete="restrict",
         help="Receiver, signing secret and retry policy. Setting the Webhook URL finds or creates it.")
 
     @api.model_create_multi

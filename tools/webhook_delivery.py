@@ -3,6 +3,7 @@
 Kept free of any ``odoo`` import so ``pure_tests/`` can check them with plain pytest.
 """
 import base64
+import contextlib
 import ipaddress
 import random
 import secrets
@@ -186,8 +187,9 @@ class _GuardedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
+        result = super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pools
+        return result
 
 
 def build_session(public_only, pool_size=16):
@@ -239,10 +241,8 @@ def _cut(holder):
     sock = holder.get("sock")
     if sock is not None:
         holder["cut"] = True
-        try:
+        with contextlib.suppress(OSError):  # already closed: the attempt ended meanwhile
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def post(session, url, body, headers, timeout, allow_private=False, resolve=socket.getaddrinfo):
