@@ -15,6 +15,8 @@ from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from .common import IntegrationHttpCase
+
 PATH = "/hook"
 
 
@@ -349,3 +351,48 @@ class TestOutgoingWebhooksConcurrency(TransactionCase):
                 env["integration.webhook.endpoint"].browse(endpoint_id).unlink()
                 env["ir.config_parameter"].search(
                     [("key", "=", "integration_suite.webhook_allow_private")]).unlink()
+
+
+@tagged("post_install", "-at_install")
+class TestOutgoingWebhooksOverJson2(IntegrationHttpCase):
+    """Everything an operator does on screen can be scripted through /json/2 (the ORM's methods)."""
+
+    def test_endpoint_action_test_delivery_and_log_over_json2(self):
+        receiver = HTTPServer(host="127.0.0.1", threaded=True)
+        receiver.start()
+        self.addCleanup(receiver.stop)
+        receiver.expect_request(PATH).respond_with_data("ok")
+        self.env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
+
+        response = self.call("integration.webhook.endpoint", "create", {"vals_list": [{
+            "name": "scripted", "url": receiver.url_for(PATH), "headers": '{"Authorization": "Bearer t"}'}]})
+        self.assertEqual(response.status_code, 200, response.text)
+        [endpoint_id] = response.json()
+        secret = self.call("integration.webhook.endpoint", "read",
+                           {"ids": [endpoint_id], "fields": ["secret"]}).json()[0]["secret"]
+        self.assertTrue(secret.startswith("whsec_"))
+        # an internal user neither reads the secret nor lists endpoints
+        self.assertError(self.call("integration.webhook.endpoint", "read",
+                                   {"ids": [endpoint_id], "fields": ["secret"]}, key=self.user_key), 403)
+
+        response = self.call("ir.actions.server", "create", {"vals_list": [{
+            "name": "scripted action", "model_id": self.env.ref("base.model_res_partner").id,
+            "state": "webhook", "webhook_endpoint_id": endpoint_id}]})
+        self.assertEqual(response.status_code, 200, response.text)
+        action = self.env["ir.actions.server"].browse(response.json())
+        self.assertEqual(action.webhook_url, receiver.url_for(PATH), "the native field follows the endpoint")
+
+        response = self.call("integration.webhook.endpoint", "action_send_test", {"ids": [endpoint_id]})
+        self.assertEqual(response.status_code, 200, response.text)
+        delivery_id = response.json()["res_id"]
+        self.env["integration.webhook.delivery"]._worker_process_batch(10)
+
+        deliveries = self.call("integration.webhook.delivery", "search_read", {
+            "domain": [["endpoint_id", "=", endpoint_id]],
+            "fields": ["state", "attempt_count", "last_status", "webhook_id", "event_type"]}).json()
+        self.assertEqual([(d["id"], d["state"], d["attempt_count"], d["last_status"], d["event_type"])
+                          for d in deliveries], [(delivery_id, "delivered", 1, 200, "webhook.test")])
+        [(request, _response)] = receiver.log
+        self.assertEqual(request.headers["Authorization"], "Bearer t")
+        Webhook(secret).verify(request.get_data(), dict(request.headers))
+        self.assertEqual(request.headers["webhook-id"], deliveries[0]["webhook_id"])
