@@ -230,11 +230,12 @@ class BaseAutomation(models.Model):
             rule.webhook_curl_example = rule._webhook_curl_example(json.dumps(payload))
 
     def _webhook_sample_payload(self):
-        if self.webhook_payload_schema:
-            try:
-                return _schema_example(json.loads(self.webhook_payload_schema))
-            except ValueError:
-                pass  # the constraint reports it on save
+        try:
+            schema = json.loads(self.webhook_payload_schema or "null")
+        except ValueError:
+            schema = None  # the constraint reports it on save
+        if schema:
+            return _schema_example(schema)
         record = self.env[self.model_name].search([], limit=1) if self.model_name in self.env else None
         return {"_model": self.model_name or "res.partner", "_id": record.id if record else 1}
 

@@ -36,8 +36,8 @@ class IntegrationActivityReport(models.Model):
     date = fields.Datetime(readonly=True)
     kind = fields.Selection([("outgoing", "Outgoing"), ("incoming", "Incoming")], readonly=True)
     name = fields.Char(string="Endpoint / Rule", translate=True, readonly=True)
-    endpoint_id = fields.Many2one("integration.webhook.endpoint", string="Endpoint", readonly=True)
-    rule_id = fields.Many2one("base.automation", string="Rule", readonly=True)
+    endpoint_id = fields.Many2one("integration.webhook.endpoint", readonly=True)
+    rule_id = fields.Many2one("base.automation", readonly=True)
     state = fields.Selection(STATES, readonly=True)
     http_status = fields.Integer(string="HTTP Status", aggregator=None, readonly=True)
     outcome = fields.Selection(

@@ -32,7 +32,7 @@ class IntegrationWebhookCall(models.Model):
     _order = "id desc"
     _rec_name = "request_id"
 
-    rule_id = fields.Many2one("base.automation", string="Rule", required=True, ondelete="cascade", index=True,
+    rule_id = fields.Many2one("base.automation", required=True, ondelete="cascade", index=True,
                               help="The incoming webhook automation rule whose URL was called.")
     request_id = fields.Char(string="Request ID", readonly=True, index=True,
                              help="Sent back to the caller in the X-Request-Id header.")
@@ -65,8 +65,8 @@ class IntegrationWebhookCall(models.Model):
                               help="The API key's user; empty when the actions run as 18.0 does.")
     attempts = fields.Integer(readonly=True, help="Worker runs of an asynchronous call.")
     next_attempt_at = fields.Datetime(readonly=True, help="When the worker retries after a transient error.")
-    replay_of_id = fields.Many2one("integration.webhook.call", string="Replay Of", readonly=True,
-                                   ondelete="set null")
+    replay_of_id = fields.Many2one("integration.webhook.call", readonly=True, ondelete="set null",
+                                   help="The call whose payload this Replay ran again.")
     dry_run_report = fields.Text(readonly=True, help="What the last Dry Run would have written (rolled back).")
 
     def init(self):
@@ -209,7 +209,7 @@ class IntegrationWebhookCall(models.Model):
     def _commit(self):
         """Make one call's outcome durable; tests run inside a transaction they roll back."""
         if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.autovacuum
     def _gc_old_calls(self):
