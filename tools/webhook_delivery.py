@@ -195,6 +195,9 @@ class _GuardedAdapter(HTTPAdapter):
 def build_session(public_only, pool_size=16):
     """A pooled keep-alive ``requests.Session`` whose direct connections are peer-checked."""
     session = requests.Session()
+    # Environment settings are re-read on every request (proxies, ~/.netrc credentials): keep them
+    # only when a proxy is configured, so deliveries honour it, NO_PROXY included.
+    session.trust_env = bool(requests.utils.getproxies())
     for scheme in ("http://", "https://"):
         session.mount(scheme, _GuardedAdapter(public_only, pool_connections=pool_size, pool_maxsize=pool_size))
     return session
