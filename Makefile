@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`; `make lint` runs OCA's linters.
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test lint bench screenshots pot readme clean
 
 PYTHON ?= python3
 # The linters live in their own virtualenv: their pinned dependencies must not change the
@@ -27,6 +27,14 @@ bench:
 
 screenshots:
 	$(PYTHON) scripts/screenshots.py
+
+# the translation template, exported by Odoo from a throwaway database
+pot:
+	bash scripts/i18n.sh
+
+# README.md assembled from the OCA fragments in readme/
+readme:
+	$(PYTHON) scripts/readme.py
 
 clean:
 	bash -c 'source scripts/common.sh; for d in $$run_dir/pg*; do [ -d "$$d" ] && scripts/pg.sh stop "$$d" 0; done; rm -rf $$run_dir'
