@@ -1,8 +1,8 @@
 """Render the main screens of the addon to PNG for the README (`make screenshots`).
 
-Starts a throwaway PostgreSQL + Odoo 18.0 with the addon and its demo data (bench/server.py),
-adds a little live traffic on top of the demo history (a test delivery per endpoint; signed,
-repeated and unsigned calls on the Standard Webhooks rules), logs in as admin and drives
+Starts a throwaway PostgreSQL + Odoo 18.0 with the addon and its demo data (scripts/common.sh
+helpers), adds a little live traffic on top of the demo history (a test delivery per endpoint;
+a signed, a repeated and an unsigned call on the demo Standard Webhooks rule), logs in as admin and drives
 headless Chromium over the DevTools protocol: each screen is shot once its view has rendered.
 """
 import argparse
@@ -22,12 +22,17 @@ import websocket
 from standardwebhooks.webhooks import Webhook
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from bench.server import BenchServer  # noqa: E402
+RUN_DIR = ROOT / ".run"
 
 ECHO_ROUTE = "/integration_suite/demo/echo"
 OUTPUT = ROOT / "static/description/screenshots"
 CHROMES = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+
+
+def common(helper):
+    """The output of a scripts/common.sh helper (odoo_bin, stage_addon, free_port, ...)."""
+    return subprocess.run(["bash", "-c", f"source {ROOT}/scripts/common.sh; {helper}"],
+                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def action_url(xmlid, res_id=None, view_type=None):
@@ -104,49 +109,91 @@ class Chrome:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-class Api:
-    """JSON/2 calls as the admin (the server's API key)."""
+class DemoServer:
+    """PostgreSQL + Odoo 18.0 with the addon and its demo data on free ports, removed on exit."""
 
-    def __init__(self, srv):
-        self.srv = srv
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"bearer {srv.key}", "X-Odoo-Database": srv.db})
+    db = "integration_screens"
 
-    def __call__(self, model, method, **body):
-        response = self.session.post(f"{self.srv.url}/json/2/{model}/{method}", json=body, timeout=120)
-        if not response.ok:
-            sys.exit(f"{model}.{method}: {response.status_code} {response.json().get('message')}")
-        return response.json()
+    def __enter__(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="is-shots-", dir=RUN_DIR if RUN_DIR.is_dir() else None))
+        self.tmp.chmod(0o755)  # the postgres user owns the cluster inside
+        self.odoo = common("odoo_bin")
+        self.addons = common("stage_addon")
+        self.pg_port = common("free_port")
+        self.url = f"http://127.0.0.1:{common('free_port')}"
+        subprocess.run([ROOT / "scripts/pg.sh", "start", self.tmp / "pg", self.pg_port], check=True)
+        self.conf = self.tmp / "odoo.conf"
+        self.conf.write_text(
+            f"[options]\ndb_host = 127.0.0.1\ndb_port = {self.pg_port}\ndb_user = odoo\n"
+            f"addons_path = {common('odoo_addons_path')},{self.addons}\n"
+            f"data_dir = {self.tmp / 'data'}\nhttp_port = {self.url.rsplit(':', 1)[1]}\n"
+            "log_level = warn\nmax_cron_threads = 0\n"
+        )
+        self.proc = None
+        install = subprocess.run([self.odoo, "-c", self.conf, "-d", self.db, "-i", "integration_suite",
+                                  "--stop-after-init"], capture_output=True, text=True)
+        if install.returncode:
+            self.__exit__()
+            sys.exit(f"installing integration_suite failed:\n{install.stderr[-5000:]}")
+        self.proc = subprocess.Popen([self.odoo, "-c", self.conf, "-d", self.db, f"--db-filter=^{self.db}$"],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.tmp / "server.log", "w"))
+        for _ in range(240):
+            try:
+                requests.get(self.url + "/web/version", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.5)
+        return self
+
+    def shell(self, code):
+        done = subprocess.run([self.odoo, "shell", "-c", self.conf, "-d", self.db, "--no-http"],
+                              input=code, capture_output=True, text=True)
+        if done.returncode or "Traceback" in done.stderr:
+            sys.exit(f"odoo shell failed:\n{done.stderr[-5000:]}")
+        return done.stdout
+
+    def __exit__(self, *exc):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(60)
+        subprocess.run([ROOT / "scripts/pg.sh", "stop", self.tmp / "pg", self.pg_port], check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.addons.startswith(str(RUN_DIR)):
+            shutil.rmtree(self.addons, ignore_errors=True)
 
 
-def add_live_traffic(srv, api):
-    """A fresh delivery per endpoint and signed, duplicate and unsigned calls on the demo rules."""
-    endpoints = api("integration.webhook.endpoint", "search_read", domain=[], fields=["url"])
-    rules = api("base.automation", "search_read", fields=["webhook_uuid", "webhook_secret"],
-                domain=[("trigger", "=", "on_webhook"), ("webhook_auth_mode", "=", "standard_webhooks")])
-    [partner] = api("res.partner", "search", domain=[("name", "=", "Webhook Demo Customer")], limit=1) or [None]
-    if not (endpoints and rules and partner):
-        sys.exit("The demo data of integration_suite is missing (endpoints, a Standard Webhooks rule, "
-                 "the 'Webhook Demo Customer' contact)")
-    echo = [endpoint["id"] for endpoint in endpoints if endpoint["url"].endswith(ECHO_ROUTE)]
-    if echo:  # demo data points the echo endpoint at web.base.url: this server instead
-        api("integration.webhook.endpoint", "write", ids=echo, values={"url": srv.url + ECHO_ROUTE})
-    for endpoint in endpoints:
-        api("integration.webhook.endpoint", "action_send_test", ids=[endpoint["id"]])
-    srv.shell("env['integration.worker']._run(time_budget=30)\nenv.cr.commit()")
+# In the demo database: point the echo endpoint at this server, send a test event to every
+# endpoint and deliver it now; then the records to show and what the incoming calls need.
+PREPARE = """
+import json
+echo = env.ref("integration_suite.demo_webhook_endpoint")
+echo.url = {url!r} + {echo_route!r}
+for endpoint in env["integration.webhook.endpoint"].search([]):
+    endpoint.action_send_test()
+env.cr.commit()
+env["integration.worker"]._run(time_budget=30)
+rule = env.ref("integration_suite.demo_incoming_rule")
+print("SCREENS=" + json.dumps({{
+    "endpoint": echo.id, "rule": rule.id, "uuid": rule.webhook_uuid,
+    "secret": rule.webhook_secret.splitlines()[0],
+    "partner": env.ref("integration_suite.demo_partner_webhook").id,
+}}))
+"""
 
-    for rule in rules:
-        url = f"{srv.url}/web/hook/{rule['webhook_uuid']}"
-        secret = rule["webhook_secret"].splitlines()[0]
-        body = json.dumps({"_model": "res.partner", "_id": partner, "note": "Sent by scripts/screenshots.py"})
-        msg_id = f"msg_{uuid.uuid4().hex}"
-        now = datetime.now(timezone.utc)
-        signed = {"Content-Type": "application/json", "webhook-id": msg_id,
-                  "webhook-timestamp": str(int(now.timestamp())),
-                  "webhook-signature": Webhook(secret).sign(msg_id, now, body)}
-        for headers in (signed, signed, {"Content-Type": "application/json"}):  # ok, duplicate, refused
-            requests.post(url, data=body, headers=headers, timeout=60)
-    return (echo or [endpoints[0]["id"]])[0], rules[0]["id"]
+
+def add_live_traffic(srv):
+    """A fresh delivery per endpoint; a signed, a repeated and an unsigned call on the demo rule."""
+    out = srv.shell(PREPARE.format(url=srv.url, echo_route=ECHO_ROUTE))
+    demo = json.loads(out.split("SCREENS=", 1)[1].splitlines()[0])
+    body = json.dumps({"_model": "res.partner", "_id": demo["partner"], "note": "Sent by scripts/screenshots.py"})
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(timezone.utc)
+    signed = {"Content-Type": "application/json", "webhook-id": msg_id,
+              "webhook-timestamp": str(int(now.timestamp())),
+              "webhook-signature": Webhook(demo["secret"]).sign(msg_id, now, body)}
+    for headers in (signed, signed, {"Content-Type": "application/json"}):  # done, duplicate, rejected
+        requests.post(f"{srv.url}/web/hook/{demo['uuid']}", data=body, headers=headers, timeout=60)
+    return demo["endpoint"], demo["rule"]
 
 
 def login_cookie(srv):
@@ -168,8 +215,8 @@ def main():
     width, height = map(int, args.size.split("x"))
     args.output.mkdir(parents=True, exist_ok=True)
 
-    with BenchServer(workers=2) as srv:
-        endpoint_id, rule_id = add_live_traffic(srv, Api(srv))
+    with DemoServer() as srv:
+        endpoint_id, rule_id = add_live_traffic(srv)
         screens = [
             ("endpoint_form", action_url("integration_suite.action_integration_webhook_endpoint", endpoint_id),
              '.o_form_view .o_field_widget[name="url"]', None),
