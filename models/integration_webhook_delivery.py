@@ -1,3 +1,4 @@
+import collections
 import logging
 import threading
 import time
@@ -17,9 +18,15 @@ _logger = logging.getLogger(__name__)
 
 ALLOW_PRIVATE_PARAM = "integration_suite.webhook_allow_private"
 RETENTION_PARAM = "integration_suite.webhook_retention_days"
-# deliveries claimed (and committed) together, and how many of them are POSTed at once
+# deliveries claimed together, how many claimed groups a worker keeps in flight (the next one is
+# claimed and prepared while the previous one is being sent) and how many POSTs run at once
 CLAIM_GROUP = 64
+PIPELINE_GROUPS = 2
 PARALLEL_SENDS = 16
+# a claim is a lease: an attempt may start until ``timeout + LEASE_SLACK`` seconds after the claim
+# and always ends within ``timeout`` (its deadline), so the lease is ``2 * timeout + LEASE_SLACK * 2``
+# and no other worker can pick the row up while it is being sent
+LEASE_SLACK = 10
 # One pooled keep-alive session per process and policy; the strict one refuses non-public peers
 # at connect time too (DNS rebinding), the other serves databases that allow private receivers.
 _SESSIONS = {allow: wd.build_session(public_only=not allow, pool_size=PARALLEL_SENDS) for allow in (False, True)}
@@ -27,7 +34,9 @@ _EXECUTOR = ThreadPoolExecutor(max_workers=PARALLEL_SENDS, thread_name_prefix="w
 
 
 def _post(request):
-    """One HTTP attempt, no ORM (runs in a sending thread)."""
+    """One HTTP attempt, no ORM (runs in a sending thread); not started once its lease is too short."""
+    if time.monotonic() > request["start_by"]:
+        return {"skipped": True}
     return wd.post(_SESSIONS[request["allow_private"]], request["url"], request["body"], request["headers"],
                    request["timeout"], allow_private=request["allow_private"])
 
@@ -66,6 +75,10 @@ class IntegrationWebhookDelivery(models.Model):
     response_excerpt = fields.Text(readonly=True, help="First 4 KB of the last answer.")
     duration_ms = fields.Float(string="Duration (ms)", readonly=True)
     error = fields.Text(readonly=True)
+    claimed_until = fields.Datetime(
+        readonly=True, copy=False,
+        help="A worker is sending this delivery; nobody else takes it before then (after a crash, "
+             "the delivery is sent again once this has passed).")
 
     _sql_constraints = [
         ("attempt_count_positive", "CHECK(attempt_count >= 0)", "Attempts cannot be negative."),
@@ -121,58 +134,86 @@ class IntegrationWebhookDelivery(models.Model):
     # ------------------------------------------------------------------ worker
 
     # Due rows of active endpoints whose earlier deliveries for the same record are finished
-    # (events without a record are not ordered). Plain equalities keep the lookup on record_idx.
+    # (events without a record are not ordered). Plain equalities keep the lookup on record_idx, and
+    # OFFSET 0 keeps it a per-row index probe: flattened into an anti-join, a burst of fresh rows
+    # (statistics not analysed yet) gets planned as a full scan of the index for every candidate.
     # SKIP LOCKED: a row another worker is sending is not waited for and never sent twice.
     _CLAIM_QUERY = """
+        UPDATE integration_webhook_delivery AS leased
+           SET claimed_until = clock_timestamp() at time zone 'UTC'
+                               + make_interval(secs => 2 * lease_endpoint.timeout + 2 * %(slack)s)
+          FROM integration_webhook_endpoint lease_endpoint
+         WHERE lease_endpoint.id = leased.endpoint_id AND leased.id IN (
         SELECT d.id
           FROM integration_webhook_delivery d
           JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id AND e.active
          WHERE d.state IN ('pending', 'failed')
            AND d.next_attempt_at <= clock_timestamp() at time zone 'UTC'
+           AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp() at time zone 'UTC')
            AND NOT EXISTS (
                 SELECT 1 FROM integration_webhook_delivery earlier
                  WHERE earlier.endpoint_id = d.endpoint_id
                    AND earlier.model = d.model
                    AND earlier.res_id = d.res_id
                    AND earlier.id < d.id
-                   AND earlier.state IN ('pending', 'failed'))
+                   AND earlier.state IN ('pending', 'failed')
+                OFFSET 0)
          ORDER BY d.next_attempt_at, d.id
          LIMIT %(limit)s
-           FOR UPDATE OF d SKIP LOCKED
+           FOR UPDATE OF d SKIP LOCKED)
+        RETURNING leased.id
     """
 
     @api.model
     def _claim(self, limit=1):
-        """Lock up to ``limit`` due deliveries for this transaction and return them."""
+        """Lease up to ``limit`` due deliveries to this worker, commit, and return them.
+
+        The lease, not a lock held during the POSTs, keeps other workers away: no transaction
+        stays open while receivers answer.
+        """
         self.flush_model()
-        self.env["integration.webhook.endpoint"].flush_model(["active"])
-        self.env.cr.execute(self._CLAIM_QUERY, {"limit": limit})
-        return self.browse([row[0] for row in self.env.cr.fetchall()])
+        self.env["integration.webhook.endpoint"].flush_model(["active", "timeout"])
+        self.env.cr.execute(self._CLAIM_QUERY, {"limit": limit, "slack": LEASE_SLACK})
+        deliveries = self.browse(sorted(row[0] for row in self.env.cr.fetchall()))
+        self._commit()
+        return deliveries
 
     @api.model
     def _worker_process_batch(self, limit):
         """Send up to ``limit`` due deliveries and return how many were attempted.
 
-        Rows are claimed ``CLAIM_GROUP`` at a time, POSTed ``PARALLEL_SENDS`` at once (the claim
-        never holds two deliveries of one record, so order is kept) and their outcomes committed
-        together: a crash can re-send at most one claimed group, with the same webhook-id.
+        Rows are leased ``CLAIM_GROUP`` at a time (a claim never holds two deliveries of one
+        record, so order is kept) and POSTed ``PARALLEL_SENDS`` at once; while a group is being
+        sent the next one is claimed and prepared, and each group's outcomes are committed
+        together. A crash re-sends at most the groups in flight, with the same webhook-ids, once
+        their lease has passed.
         """
-        processed = 0
-        while processed < limit:
-            try:
-                deliveries = self._claim(min(CLAIM_GROUP, limit - processed))
-            except psycopg2.errors.SerializationFailure:
-                # another worker finished one of these rows after our snapshot: start afresh
-                self.env.cr.rollback()
-                continue
-            if not deliveries:
-                break
-            requests_ = deliveries._prepare_requests()
-            outcomes = list(_EXECUTOR.map(_post, requests_) if len(requests_) > 1 else map(_post, requests_))
-            deliveries._record_outcomes(outcomes)
+        processed = claimed = 0
+        in_flight = collections.deque()
+        may_claim = True
+        while True:
+            if may_claim and claimed < limit and len(in_flight) < PIPELINE_GROUPS:
+                try:
+                    group = self._claim(min(CLAIM_GROUP, limit - claimed))
+                except psycopg2.errors.SerializationFailure:
+                    # another worker finished one of these rows after our snapshot: start afresh
+                    self.env.cr.rollback()
+                    continue
+                if group:
+                    claimed += len(group)
+                    in_flight.append((group, [_EXECUTOR.submit(_post, request)
+                                              for request in group._prepare_requests()]))
+                    continue
+                # nothing due now, but a group in flight may be holding back later deliveries of
+                # its records: claim again once its outcomes are stored
+                may_claim = False
+            if not in_flight:
+                return processed
+            group, futures = in_flight.popleft()
+            group._record_outcomes([future.result() for future in futures])
             self._commit()
-            processed += len(deliveries)
-        return processed
+            processed += len(group)
+            may_claim = True
 
     def _commit(self):
         """Make the outcomes durable; tests run inside a transaction they roll back."""
@@ -184,7 +225,7 @@ class IntegrationWebhookDelivery(models.Model):
         """Everything each attempt needs, read from the database before sending (no ORM in threads)."""
         allow_private = str2bool(
             self.env["ir.config_parameter"].sudo().get_param(ALLOW_PRIVATE_PARAM, "False"), False)
-        timestamp = int(time.time())
+        timestamp, claimed_at = int(time.time()), time.monotonic()
         per_endpoint = {}
         requests_ = []
         for delivery in self:
@@ -196,6 +237,7 @@ class IntegrationWebhookDelivery(models.Model):
                 "url": endpoint.url,
                 "body": delivery.payload.encode(),
                 "timeout": endpoint.timeout,
+                "start_by": claimed_at + endpoint.timeout + LEASE_SLACK,
                 "allow_private": allow_private,
                 "headers": {
                     "Content-Type": "application/json",
@@ -212,21 +254,30 @@ class IntegrationWebhookDelivery(models.Model):
     def _record_outcomes(self, outcomes):
         """Store one attempt's outcome per delivery, in one statement for the whole group."""
         now = fields.Datetime.now()
-        rows = [delivery._outcome_row(now, **outcome) for delivery, outcome in zip(self, outcomes, strict=True)]
+        skipped = self.browse(d.id for d, outcome in zip(self, outcomes, strict=True) if outcome.get("skipped"))
+        rows = [delivery._outcome_row(now, **outcome)
+                for delivery, outcome in zip(self, outcomes, strict=True) if not outcome.get("skipped")]
+        self.flush_recordset()
+        if skipped:
+            # started too late for its lease (a slow group ahead of it): release it for the next claim
+            self.env.cr.execute(SQL("UPDATE integration_webhook_delivery SET claimed_until = NULL WHERE id IN %s",
+                                    tuple(skipped.ids)))
+        if not rows:
+            self.invalidate_recordset()
+            return
         values = SQL(", ").join(
             SQL("(%s, %s, %s, %s::timestamp, %s::timestamp, %s::timestamp, %s::int, %s, %s::float8, %s, %s)", *row)
             for row in rows)
-        self.flush_recordset()
         self.env.cr.execute(SQL("""
             UPDATE integration_webhook_delivery AS d
                SET state = v.state, attempt_count = v.attempt_count, last_attempt_at = v.last_attempt_at,
                    next_attempt_at = v.next_attempt_at, delivered_at = v.delivered_at,
                    last_status = v.last_status, response_excerpt = v.response_excerpt,
-                   duration_ms = v.duration_ms, error = v.error,
+                   duration_ms = v.duration_ms, error = v.error, claimed_until = NULL,
                    write_uid = v.write_uid, write_date = v.last_attempt_at
               FROM (VALUES %s) AS v(id, state, attempt_count, last_attempt_at, next_attempt_at, delivered_at,
                                     last_status, response_excerpt, duration_ms, error, write_uid)
-             WHERE d.id = v.id
+             WHERE d.id = v.id AND d.state IN ('pending', 'failed')  -- cancelled meanwhile: stays cancelled
         """, values))
         self.invalidate_recordset()
 

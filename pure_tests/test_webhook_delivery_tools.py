@@ -164,3 +164,12 @@ def test_dns_rebinding_is_refused_at_connect_time(httpserver):
     assert not outcome["status"]
     assert "non-public address 127.0.0.1" in outcome["error"]
     assert len(httpserver.log) == 0, "nothing may reach the private receiver"
+
+
+def test_deliveries_carry_their_own_headers_and_no_cookie(httpserver, session):
+    httpserver.expect_request("/hook").respond_with_data("ok", headers={"Set-Cookie": "sid=receiver-session"})
+    for _attempt in range(2):
+        wd.post(session, httpserver.url_for("/hook"), b"{}", {"webhook-id": "msg_1"}, 5, allow_private=True)
+    second = httpserver.log[1][0]
+    assert "Cookie" not in second.headers, "a cookie set by one answer is never replayed to a receiver"
+    assert second.headers["webhook-id"] == "msg_1"

@@ -15,6 +15,7 @@ from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from ..models.integration_webhook_delivery import _post
 from .common import IntegrationHttpCase
 
 PATH = "/hook"
@@ -196,6 +197,37 @@ class TestOutgoingWebhooks(TransactionCase):
         ids = [i for i in self.received_ids() if i != unrelated.webhook_id]
         self.assertEqual(ids, [first.webhook_id, first.webhook_id, second.webhook_id])
         self.assertEqual(self.receiver.log[-1][0].get_json()["name"], "second version")
+
+    def test_claim_is_a_lease_released_by_the_outcome(self):
+        self.receiver.expect_request(PATH).respond_with_data("ok")
+        delivery = self.trigger(self.partner)
+        claimed = self.Delivery._claim(10)
+        self.assertIn(delivery, claimed)
+        self.assertTrue(delivery.claimed_until)
+        self.assertNotIn(delivery, self.Delivery._claim(10), "another worker does not take a leased row")
+        delivery.claimed_until = fields.Datetime.now() - timedelta(seconds=1)  # the worker died
+        self.assertIn(delivery, self.Delivery._claim(10), "an expired lease is taken over")
+        # an attempt that could not start before its lease ran short is released, not counted
+        delivery._record_outcomes([{"skipped": True}])
+        self.assertEqual((delivery.state, delivery.attempt_count, delivery.claimed_until), ("pending", 0, False))
+        self.assertEqual(self.work(), 1)
+        self.assertEqual((delivery.state, delivery.attempt_count, delivery.claimed_until), ("delivered", 1, False))
+
+    def test_attempt_not_started_after_its_start_by(self):
+        self.receiver.expect_request(PATH).respond_with_data("ok")
+        self.trigger(self.partner)
+        [request] = self.Delivery._claim(10)._prepare_requests()
+        self.assertEqual(_post({**request, "start_by": time.monotonic() - 1}), {"skipped": True})
+        self.assertEqual(self.receiver.log, [])
+        self.assertEqual(_post(request)["status"], 200)
+
+    def test_cancelled_while_in_flight_stays_cancelled(self):
+        delivery = self.trigger(self.partner)
+        self.Delivery._claim(10)
+        delivery.action_cancel()
+        delivery._record_outcomes([{"status": 500, "excerpt": "boom", "error": False, "retry_after": None,
+                                    "duration_ms": 3.0}])
+        self.assertEqual(delivery.state, "cancelled")
 
     def test_ssrf_guard_refuses_private_addresses(self):
         self.env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "False")

@@ -262,8 +262,13 @@ def post(session, url, body, headers, timeout, allow_private=False, resolve=sock
     _watchdog.watch(holder, started + timeout)
     try:
         check_destination(url, allow_private=allow_private, resolve=resolve)
-        with session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False,
-                          stream=True) as response:
+        # prepared without the session's merging (default headers, cookies): a delivery carries
+        # exactly its own headers and never a cookie set by an earlier answer
+        prepared = requests.Request("POST", url, data=body, headers=headers).prepare()
+        environment = session.merge_environment_settings(url, {}, True, None, None) if session.trust_env else {}
+        with session.send(prepared, timeout=timeout, allow_redirects=False, stream=True,
+                          proxies=environment.get("proxies") or {},
+                          verify=environment.get("verify", True)) as response:
             status = response.status_code
             raw = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True)
             excerpt = raw.decode(response.encoding or "utf-8", "replace")
