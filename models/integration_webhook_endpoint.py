@@ -60,7 +60,10 @@ class IntegrationWebhookEndpoint(models.Model):
     headers = fields.Text(
         string="Custom headers", groups="base.group_system",
         help='JSON object of extra request headers, e.g. {"Authorization": "Bearer ..."}.')
-    timeout = fields.Float(default=10.0, help="Seconds to connect and between two received bytes.")
+    timeout = fields.Float(
+        default=10.0,
+        help="Seconds one attempt may take in all (connect, send, answer); at most 120. A slower "
+             "answer counts as a failed attempt and is retried.")
     retry_schedule = fields.Char(
         default=wd.DEFAULT_RETRY_SCHEDULE, required=True,
         help="Seconds to wait before each attempt; the number of entries is the number of attempts.")
