@@ -19,7 +19,8 @@ $(LINT_VENV)/installed: requirements-lint.txt
 	touch $@
 
 lint: $(LINT_VENV)/installed
-	PATH="$(abspath $(LINT_VENV))/bin:$$PATH" PRE_COMMIT_HOME="$(CURDIR)/.run/pre-commit" \
+	ODOO_PYTHON="$$(command -v $(PYTHON))" PATH="$(abspath $(LINT_VENV))/bin:$$PATH" \
+	  PRE_COMMIT_HOME="$(CURDIR)/.run/pre-commit" \
 	  pre-commit run --all-files --color=never
 
 bench:

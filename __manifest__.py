@@ -7,6 +7,7 @@
     "website": "https://github.com/integration-suite/integration_suite",
     "author": "Integration Suite contributors",
     "license": "LGPL-3",
+    "development_status": "Beta",
     "depends": ["web", "base_automation"],
     "external_dependencies": {
         "python": ["requests", "jsonschema", "standardwebhooks"],
