@@ -10,12 +10,13 @@ so the only worker is the one measured).
 """
 import asyncio
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server import BenchServer, _bash  # noqa: E402
+from server import ROOT, BenchServer, _bash  # noqa: E402
 
 BLOCKING_RECORDS = int(os.environ.get("BENCH_BLOCKING_RECORDS", 20))
 THROUGHPUT_RECORDS = int(os.environ.get("BENCH_THROUGHPUT_RECORDS", 500))
@@ -182,6 +183,33 @@ for phase in %(phases)r:
 """
 
 
+CEILING = r"""
+import sys, time, requests
+from concurrent.futures import ThreadPoolExecutor
+sys.path.insert(0, %(root)r)
+from tools import webhook_delivery as wd
+url, count, session = "http://127.0.0.1:%(port)d/ceiling", 3000, wd.build_session(public_only=False)
+def pooled(_):
+    wd.post(session, url, b'{"_id": 1}', {"Content-Type": "application/json"}, 10, allow_private=True)
+with ThreadPoolExecutor(16) as pool:
+    list(pool.map(pooled, range(300)))
+    start = time.perf_counter()
+    list(pool.map(pooled, range(count)))
+    pooled_rate = count / (time.perf_counter() - start)
+start = time.perf_counter()
+for _i in range(count // 3):
+    requests.post(url, data=b'{"_id": 1}', headers={"Content-Type": "application/json"}, timeout=1)
+print(f"{pooled_rate:.0f} {count // 3 / (time.perf_counter() - start):.0f}")
+"""
+
+
+def client_ceiling():
+    """HTTP alone, no Odoo: the addon's pooled sender vs one ``requests.post`` per call (18.0's way)."""
+    done = subprocess.run([sys.executable, "-c", CEILING % {"root": str(ROOT), "port": MAIN_PORT}],
+                          capture_output=True, text=True, check=True)
+    return [float(value) for value in done.stdout.split()]
+
+
 def main():
     start(MAIN_PORT)
     with BenchServer(workers=0, extra_args=["--max-cron-threads=0"]) as srv:
@@ -205,6 +233,11 @@ def main():
         print(f"throughput, one worker, fast receiver: native {native:8.1f}/s   addon {addon:8.1f}/s   "
               f"ratio {addon / native:.2f}x (target >= 3x)   [distinct webhook-ids received: "
               f"{len(set(seen.get('/fast-addon', [])))}/{THROUGHPUT_RECORDS * ROUNDS}]")
+    if "throughput" in results:
+        pooled, per_call = client_ceiling()
+        print(f"  (HTTP alone, no Odoo, same receiver: pooled sender {pooled:.0f}/s, one requests.post per "
+              f"call {per_call:.0f}/s; the addon's ratio cannot exceed "
+              f"{pooled / native:.2f}x against this native figure)")
     if "recovery" in results:
         recovery, received = results["recovery"], seen.get("/recovery", [])
         print(f"recovery, {RECOVERY_RECORDS} queued, receiver down {DOWN_SECONDS:.0f} s: "
