@@ -3,11 +3,14 @@ import contextlib
 import importlib.util
 import pathlib
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from datetime import datetime, timezone
 
 import pytest
+from pytest_httpserver import HTTPServer
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 _path = pathlib.Path(__file__).resolve().parent.parent / "tools" / "webhook_delivery.py"
@@ -173,3 +176,32 @@ def test_deliveries_carry_their_own_headers_and_no_cookie(httpserver, session):
     second = httpserver.log[1][0]
     assert "Cookie" not in second.headers, "a cookie set by one answer is never replayed to a receiver"
     assert second.headers["webhook-id"] == "msg_1"
+
+
+def _self_signed(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_verified_against_a_private_ca_bundle_from_the_environment(tmp_path, monkeypatch):
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HTTPServer(host="127.0.0.1", ssl_context=context)
+    server.expect_request("/hook").respond_with_data("ok")
+    server.start()
+    try:
+        url = server.url_for("/hook")
+        assert url.startswith("https://")
+        with wd.build_session(public_only=False) as unknown_ca:
+            refused = wd.post(unknown_ca, url, b"{}", {}, 5, allow_private=True)
+        assert not refused["status"] and "certificate" in refused["error"].lower()
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        with wd.build_session(public_only=False) as private_ca:
+            outcomes = [wd.post(private_ca, url, b"{}", {}, 5, allow_private=True) for _i in range(2)]
+        assert [outcome["status"] for outcome in outcomes] == [200, 200]
+    finally:
+        server.stop()

@@ -5,6 +5,7 @@ Kept free of any ``odoo`` import so ``pure_tests/`` can check them with plain py
 import base64
 import contextlib
 import ipaddress
+import os
 import random
 import secrets
 import socket
@@ -198,6 +199,8 @@ def build_session(public_only, pool_size=16):
     # Environment settings are re-read on every request (proxies, ~/.netrc credentials): keep them
     # only when a proxy is configured, so deliveries honour it, NO_PROXY included.
     session.trust_env = bool(requests.utils.getproxies())
+    # a private CA bundle named in the environment still applies (requests reads it per request)
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     for scheme in ("http://", "https://"):
         session.mount(scheme, _GuardedAdapter(public_only, pool_connections=pool_size, pool_maxsize=pool_size))
     return session
@@ -268,7 +271,7 @@ def post(session, url, body, headers, timeout, allow_private=False, resolve=sock
         environment = session.merge_environment_settings(url, {}, True, None, None) if session.trust_env else {}
         with session.send(prepared, timeout=timeout, allow_redirects=False, stream=True,
                           proxies=environment.get("proxies") or {},
-                          verify=environment.get("verify", True)) as response:
+                          verify=environment.get("verify") or session.verify) as response:
             status = response.status_code
             raw = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True)
             excerpt = raw.decode(response.encoding or "utf-8", "replace")
