@@ -10,8 +10,10 @@ so the only worker is the one measured).
 """
 import asyncio
 import os
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from server import ROOT, BenchServer, _bash  # noqa: E402
 BLOCKING_RECORDS = int(os.environ.get("BENCH_BLOCKING_RECORDS", 20))
 THROUGHPUT_RECORDS = int(os.environ.get("BENCH_THROUGHPUT_RECORDS", 500))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
-PHASES = os.environ.get("BENCH_PHASES", "blocking,throughput,recovery").split(",")
+PHASES = os.environ.get("BENCH_PHASES", "blocking,throughput,throughput_tls,recovery").split(",")
 RECOVERY_RECORDS = int(os.environ.get("BENCH_RECOVERY_RECORDS", 1000))
 DOWN_SECONDS = float(os.environ.get("BENCH_DOWN_SECONDS", 60))
 
@@ -63,20 +65,32 @@ class Receiver(asyncio.Protocol):
             self.transport.write(answer)
 
 
-def start(port):
-    """Serve ``Receiver`` on ``port`` from a thread of its own."""
+def start(port, tls=None):
+    """Serve ``Receiver`` on ``port`` (over TLS with the ``tls`` server context) from its own thread."""
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(loop.create_server(Receiver, "127.0.0.1", port))
+    loop.run_until_complete(loop.create_server(Receiver, "127.0.0.1", port, ssl=tls))
     threading.Thread(target=loop.run_forever, daemon=True).start()
 
 
-MAIN_PORT, RECOVERY_PORT = int(_bash("free_port")), int(_bash("free_port"))
+def self_signed_tls(folder):
+    """A certificate for 127.0.0.1; Odoo's clients trust it through REQUESTS_CA_BUNDLE."""
+    cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+MAIN_PORT, TLS_PORT, RECOVERY_PORT = (int(_bash("free_port")) for _i in range(3))
 
 SHELL = r"""
 import time
 import requests
 from odoo.addons.base.models.ir_actions import IrActionsServer as Native
 R = "http://127.0.0.1:%(main)d"
+TLS = "https://127.0.0.1:%(tls)d"
 env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
 name = env["ir.model.fields"]._get("res.partner", "name")
 def action(url, schedule=None):
@@ -139,9 +153,9 @@ def blocking():
     print(f"RESULT blocking native_ms={native * 1000:.2f} addon_ms={addon * 1000:.3f}")
 
 # throughput: alternating rounds; the addon is timed from committed outbox to all delivered
-def throughput():
+def throughput(base=R, label="throughput"):
     recs = partners(%(throughput)d)
-    native_act, addon_act = action(R + "/fast-native"), action(R + "/fast-addon")
+    native_act, addon_act = action(f"{base}/{label}/native"), action(f"{base}/{label}/addon")
     for rec in recs[:20]:
         Native._run_action_webhook(native_act.with_context(active_model=rec._name, active_id=rec.id))
     native_time = addon_time = 0.0
@@ -158,7 +172,11 @@ def throughput():
         drain(time.monotonic() + 300)
         addon_time += time.perf_counter() - start
     count = ROUNDS * len(recs)
-    print(f"RESULT throughput native={count / native_time:.1f} addon={count / addon_time:.1f}")
+    print(f"RESULT {label} native={count / native_time:.1f} addon={count / addon_time:.1f}")
+
+# the same over https, as receivers are in production: 18.0 opens a connection (TCP + TLS) per call
+def throughput_tls():
+    throughput(TLS, "throughput_tls")
 
 # recovery
 def recovery():
@@ -212,8 +230,11 @@ def client_ceiling():
 
 def main():
     start(MAIN_PORT)
-    with BenchServer(workers=0, extra_args=["--max-cron-threads=0"]) as srv:
-        out = srv.shell(SHELL % {"main": MAIN_PORT, "recovery_port": RECOVERY_PORT, "rounds": ROUNDS,
+    with tempfile.TemporaryDirectory() as folder, BenchServer(workers=0, extra_args=["--max-cron-threads=0"]) as srv:
+        cert, tls = self_signed_tls(folder)
+        start(TLS_PORT, tls)
+        os.environ["REQUESTS_CA_BUNDLE"] = str(cert)  # for the odoo shell: both senders verify the receiver
+        out = srv.shell(SHELL % {"main": MAIN_PORT, "tls": TLS_PORT, "recovery_port": RECOVERY_PORT, "rounds": ROUNDS,
                                  "blocking": BLOCKING_RECORDS, "phases": PHASES,
                                  "throughput": THROUGHPUT_RECORDS, "recovery": RECOVERY_RECORDS,
                                  "down": DOWN_SECONDS})
@@ -228,16 +249,18 @@ def main():
         print(f"blocking per record, receiver 300 ms : native {native_ms:8.2f} ms   addon {addon_ms:8.3f} ms   "
               f"ratio {addon_ms / native_ms:.4f} (target <= 0.02)   "
               f"[addon deliveries received after commit: {len(set(seen.get('/slow-addon', [])))}]")
-    if "throughput" in results:
-        native, addon = float(results["throughput"]["native"]), float(results["throughput"]["addon"])
-        print(f"throughput, one worker, fast receiver: native {native:8.1f}/s   addon {addon:8.1f}/s   "
-              f"ratio {addon / native:.2f}x (target >= 3x)   [distinct webhook-ids received: "
-              f"{len(set(seen.get('/fast-addon', [])))}/{THROUGHPUT_RECORDS * ROUNDS}]")
+    for kind, scheme in (("throughput", "http "), ("throughput_tls", "https")):
+        if kind in results:
+            native, addon = float(results[kind]["native"]), float(results[kind]["addon"])
+            print(f"throughput, one worker, fast {scheme} receiver: native {native:8.1f}/s   addon {addon:8.1f}/s   "
+                  f"ratio {addon / native:.2f}x (target >= 3x)   [distinct webhook-ids received: "
+                  f"{len(set(seen.get(f'/{kind}/addon', [])))}/{THROUGHPUT_RECORDS * ROUNDS}]")
     if "throughput" in results:
         pooled, per_call = client_ceiling()
-        print(f"  (HTTP alone, no Odoo, same receiver: pooled sender {pooled:.0f}/s, one requests.post per "
-              f"call {per_call:.0f}/s; the addon's ratio cannot exceed "
-              f"{pooled / native:.2f}x against this native figure)")
+        native = float(results["throughput"]["native"])
+        print(f"  (plain http, no Odoo, same receiver: pooled sender {pooled:.0f}/s, one requests.post per "
+              f"call {per_call:.0f}/s; over http the addon's ratio cannot exceed "
+              f"{pooled / native:.2f}x against the native figure above)")
     if "recovery" in results:
         recovery, received = results["recovery"], seen.get("/recovery", [])
         print(f"recovery, {RECOVERY_RECORDS} queued, receiver down {DOWN_SECONDS:.0f} s: "
