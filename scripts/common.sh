@@ -40,3 +40,14 @@ stage_addon() {
 free_port() {
   "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# An Odoo configuration for a throwaway cluster: write_conf FILE PG_PORT ADDONS_DIR DATA_DIR [EXTRA_LINE...]
+write_conf() {
+  local file=$1 pg_port=$2 addons_dir=$3 data_dir=$4
+  shift 4
+  {
+    printf '[options]\ndb_host = 127.0.0.1\ndb_port = %s\ndb_user = odoo\n' "$pg_port"
+    printf 'addons_path = %s,%s\ndata_dir = %s\nlog_level = warn\n' "$(odoo_addons_path)" "$addons_dir" "$data_dir"
+    for line in "$@"; do printf '%s\n' "$line"; done
+  } > "$file"
+}

@@ -22,15 +22,7 @@ cleanup() {
 trap cleanup EXIT
 scripts/pg.sh start "$pg_dir" "$pg_port"
 
-cat > "$conf" <<CONF
-[options]
-db_host = 127.0.0.1
-db_port = $pg_port
-db_user = odoo
-addons_path = $(odoo_addons_path),$addons_dir
-data_dir = $run_dir/data-i18n-$$
-log_level = warn
-CONF
+write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-i18n-$$"
 db=integration_suite_i18n
 log=$run_dir/i18n-$$.log
 "$(odoo_bin)" -c "$conf" -d "$db" -i integration_suite --without-demo=all --no-http --stop-after-init >"$log" 2>&1 \

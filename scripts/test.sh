@@ -41,16 +41,7 @@ trap cleanup EXIT
 scripts/pg.sh start "$pg_dir" "$pg_port"
 
 conf=$run_dir/test-$$.conf
-cat > "$conf" <<CONF
-[options]
-db_host = 127.0.0.1
-db_port = $pg_port
-db_user = odoo
-addons_path = $(odoo_addons_path),$addons_dir
-data_dir = $run_dir/data-test-$$
-http_port = $(free_port)
-log_level = warn
-CONF
+write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-test-$$" "http_port = $(free_port)"
 db=integration_suite_test
 echo "Installing integration_suite (with demo data) into a fresh database on Odoo $(odoo_series)..."
 "$(odoo_bin)" -c "$conf" -d "$db" -i integration_suite --stop-after-init >"$run_dir/install-$$.log" 2>&1 \

@@ -2,8 +2,18 @@
 import json
 
 import requests
+from pytest_httpserver import HTTPServer
 
 from odoo.tests import HttpCase, new_test_user
+
+
+def start_receiver(case_class):
+    """A real HTTP receiver on 127.0.0.1 for a test class, with the SSRF guard open to loopback."""
+    receiver = HTTPServer(host="127.0.0.1", threaded=True)
+    receiver.start()
+    case_class.addClassCleanup(receiver.stop)
+    case_class.env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
+    return receiver
 
 
 class IntegrationHttpCase(HttpCase):

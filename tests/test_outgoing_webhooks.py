@@ -16,7 +16,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..models.integration_webhook_delivery import _post
-from .common import IntegrationHttpCase
+from .common import IntegrationHttpCase, start_receiver
 
 PATH = "/hook"
 
@@ -26,10 +26,7 @@ class TestOutgoingWebhooks(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.receiver = HTTPServer(host="127.0.0.1", threaded=True)
-        cls.receiver.start()
-        cls.addClassCleanup(cls.receiver.stop)
-        cls.env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
+        cls.receiver = start_receiver(cls)
         cls.Delivery = cls.env["integration.webhook.delivery"]
         cls.partner = cls.env["res.partner"].create({"name": "WH Target", "image_1920": False})
         cls.other = cls.env["res.partner"].create({"name": "WH Other"})
@@ -347,7 +344,7 @@ class TestOutgoingWebhooksConcurrency(TransactionCase):
         db = sql_db.db_connect(self.env.cr.dbname)
         with db.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
+            allowed_before = env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
             endpoint = env["integration.webhook.endpoint"].create(
                 {"name": "concurrency", "url": receiver.url_for(PATH)})
             deliveries = env["integration.webhook.delivery"]
@@ -381,20 +378,21 @@ class TestOutgoingWebhooksConcurrency(TransactionCase):
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 env["integration.webhook.delivery"].browse(delivery_ids).unlink()
                 env["integration.webhook.endpoint"].browse(endpoint_id).unlink()
-                env["ir.config_parameter"].search(
-                    [("key", "=", "integration_suite.webhook_allow_private")]).unlink()
+                env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", allowed_before)
 
 
 @tagged("post_install", "-at_install")
 class TestOutgoingWebhooksOverJson2(IntegrationHttpCase):
     """Everything an operator does on screen can be scripted through /json/2 (the ORM's methods)."""
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.receiver = start_receiver(cls)
+
     def test_endpoint_action_test_delivery_and_log_over_json2(self):
-        receiver = HTTPServer(host="127.0.0.1", threaded=True)
-        receiver.start()
-        self.addCleanup(receiver.stop)
+        receiver = self.receiver
         receiver.expect_request(PATH).respond_with_data("ok")
-        self.env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
 
         response = self.call("integration.webhook.endpoint", "create", {"vals_list": [{
             "name": "scripted", "url": receiver.url_for(PATH), "headers": '{"Authorization": "Bearer t"}'}]})

@@ -13,13 +13,12 @@ import re
 import time
 from datetime import timedelta
 
-from pytest_httpserver import HTTPServer
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from odoo import Command, fields
 from odoo.tests import new_test_user, tagged
 
-from .common import IntegrationHttpCase
+from .common import IntegrationHttpCase, start_receiver
 
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 SHOP_SECRET = "shpss_scenario_client_secret"
@@ -70,11 +69,7 @@ class TestScenarios(IntegrationHttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.receiver = HTTPServer(host="127.0.0.1", threaded=True)
-        cls.receiver.start()
-        cls.addClassCleanup(cls.receiver.stop)
-        # the receiver listens on 127.0.0.1, which the SSRF guard refuses by default
-        cls.env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
+        cls.receiver = start_receiver(cls)
         cls.Partner = cls.env["res.partner"]
         cls.Delivery = cls.env["integration.webhook.delivery"]
         cls.partner_model = cls.env.ref("base.model_res_partner")

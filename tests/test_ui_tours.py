@@ -9,10 +9,11 @@ import uuid
 from datetime import datetime, timezone
 
 import requests
-from pytest_httpserver import HTTPServer
 from standardwebhooks.webhooks import Webhook
 
 from odoo.tests import HttpCase, tagged
+
+from .common import start_receiver
 
 PATH = "/tour-hook"
 
@@ -22,10 +23,7 @@ class TestUiTours(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.receiver = HTTPServer(host="127.0.0.1", threaded=True)
-        cls.receiver.start()
-        cls.addClassCleanup(cls.receiver.stop)
-        cls.env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")
+        cls.receiver = start_receiver(cls)
         cls.partner = cls.env["res.partner"].create({"name": "Tour customer"})
 
     def setUp(self):
