@@ -18,7 +18,6 @@ import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import psycopg2
 import pytest
 
 CONF = os.environ.get("INTEGRATION_SUITE_ODOO_CONF")
@@ -73,6 +72,8 @@ def _odoo(*args, stdin=None):
 
 
 def _connect(db):
+    import psycopg2  # Odoo's driver: present only where this test runs (with Odoo)
+
     options = configparser.ConfigParser()
     options.read(CONF)
     opts = options["options"]
