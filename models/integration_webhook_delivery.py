@@ -175,6 +175,7 @@ class IntegrationWebhookDelivery(models.Model):
         self.env["integration.webhook.endpoint"].flush_model(["active", "timeout"])
         self.env.cr.execute(self._CLAIM_QUERY, {"limit": limit, "slack": LEASE_SLACK})
         deliveries = self.browse(sorted(row[0] for row in self.env.cr.fetchall()))
+        deliveries.invalidate_recordset(["claimed_until"])
         self._commit()
         return deliveries
 
@@ -325,7 +326,11 @@ class IntegrationWebhookDelivery(models.Model):
         """Send failed or dead deliveries again now, with a fresh retry schedule (same webhook-id)."""
         if self.filtered(lambda d: d.state not in ("failed", "dead", "cancelled")):
             raise UserError(_("Only failed, dead or cancelled deliveries can be retried."))
-        self.write({"state": "pending", "attempt_count": 0, "next_attempt_at": fields.Datetime.now()})
+        now = fields.Datetime.now()
+        if self.filtered(lambda d: d.state == "failed" and d.claimed_until and d.claimed_until > now):
+            # its outcome, about to be stored, would overwrite the fresh schedule
+            raise UserError(_("A worker is sending this delivery right now: retry it once its attempt is over."))
+        self.write({"state": "pending", "attempt_count": 0, "next_attempt_at": now})
         self.env["integration.worker"]._trigger()
 
     def action_replay(self):

@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook
 from werkzeug.wrappers import Response
 
 from odoo import SUPERUSER_ID, api, fields, sql_db
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..models.integration_webhook_delivery import _post
@@ -217,6 +217,20 @@ class TestOutgoingWebhooks(TransactionCase):
         self.assertEqual(_post({**request, "start_by": time.monotonic() - 1}), {"skipped": True})
         self.assertEqual(self.receiver.log, [])
         self.assertEqual(_post(request)["status"], 200)
+
+    def test_retry_refused_while_an_attempt_is_in_flight(self):
+        self.receiver.expect_request(PATH).respond_with_data("boom", status=500)
+        delivery = self.trigger(self.partner)
+        self.work()
+        self.assertEqual(delivery.state, "failed")
+        self.make_due(delivery)
+        self.Delivery._claim(10)  # a worker is sending its next attempt
+        with self.assertRaises(UserError):
+            delivery.action_retry()
+        delivery._record_outcomes([{"status": 500, "excerpt": "boom", "error": False, "retry_after": None,
+                                    "duration_ms": 3.0}])
+        delivery.action_retry()
+        self.assertEqual((delivery.state, delivery.attempt_count), ("pending", 0))
 
     def test_cancelled_while_in_flight_stays_cancelled(self):
         delivery = self.trigger(self.partner)
