@@ -224,6 +224,7 @@ class _Watchdog:
                 self._thread.start()
 
     def unwatch(self, holder):
+        """After this returns the attempt's socket is never cut (it may go back to the pool)."""
         with self._lock:
             self._attempts.pop(id(holder), None)
 
@@ -231,12 +232,11 @@ class _Watchdog:
         while True:
             time.sleep(self.TICK)
             now = time.monotonic()
-            with self._lock:
-                expired = [holder for deadline, holder in self._attempts.values() if deadline <= now]
-                for holder in expired:
-                    del self._attempts[id(holder)]
-            for holder in expired:
-                _cut(holder)
+            with self._lock:  # cut under the lock: never a socket already handed back by unwatch()
+                for key, (deadline, holder) in list(self._attempts.items()):
+                    if deadline <= now:
+                        del self._attempts[key]
+                        _cut(holder)
 
 
 _watchdog = _Watchdog()
@@ -274,6 +274,7 @@ def post(session, url, body, headers, timeout, allow_private=False, resolve=sock
                           verify=environment.get("verify") or session.verify) as response:
             status = response.status_code
             raw = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True)
+            _watchdog.unwatch(holder)  # before the connection returns to the pool for another attempt
             excerpt = raw.decode(response.encoding or "utf-8", "replace")
             if status in THROTTLE_STATUSES:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
