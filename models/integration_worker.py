@@ -1,4 +1,5 @@
 import logging
+import os
 import threading
 import time
 
@@ -17,6 +18,19 @@ _logger = logging.getLogger(__name__)
 # transaction queuing a webhook would otherwise pay after its commit.
 _notify_lock = threading.Lock()
 _notify_connection = None
+# a connection opened before a fork (prefork server) belongs to the parent: a child must neither use
+# nor close it (closing would end the parent's session), so it is only kept referenced
+_inherited_connections = []
+
+
+def _forget_connection_after_fork():
+    global _notify_connection  # noqa: PLW0603 - the per-process connection
+    if _notify_connection is not None:
+        _inherited_connections.append(_notify_connection)
+        _notify_connection = None
+
+
+os.register_at_fork(after_in_child=_forget_connection_after_fork)
 
 
 def _notify_cron_workers(dbname):
