@@ -36,8 +36,9 @@ action = env["ir.actions.server"].create({
     "webhook_url": "%(url)s", "webhook_field_ids": [(6, 0, name.ids)]})
 for partner in env["res.partner"].create([{"name": "burst %%d" %% i} for i in range(%(burst)d)]):
     action.with_context(active_model="res.partner", active_id=partner.id, active_ids=partner.ids).run()
+queued = env["integration.webhook.delivery"].search_count([("action_id", "=", action.id)])
 env.cr.commit()
-print("QUEUED", env["integration.webhook.delivery"].search_count([("state", "=", "pending")]))
+print("QUEUED", queued)
 """
 
 
@@ -81,9 +82,11 @@ def _connect(db):
                             user=opts.get("db_user"), password=opts.get("db_password") or None)
 
 
-def _states(db):
+def _states(db, url):
     with _connect(db) as cnx, cnx.cursor() as cr:
-        cr.execute("SELECT state, count(*) FROM integration_webhook_delivery GROUP BY state")
+        cr.execute("""SELECT d.state, count(*) FROM integration_webhook_delivery d
+                        JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id
+                       WHERE e.url = %s GROUP BY d.state""", [url])
         return dict(cr.fetchall())
 
 
@@ -93,17 +96,58 @@ def _wake_cron(db):
         cr.execute("SELECT pg_notify('cron_trigger', %s)", [db])
 
 
-def _serve(db, log):
+def _serve(db, log, workers=0, http_port=None):
     return subprocess.Popen(
-        [ODOO, "-c", CONF, "-d", db, f"--db-filter=^{db}$", "--workers=0", "--max-cron-threads=1",
-         f"--http-port={_free_port()}", "--log-level=warn"],
+        [ODOO, "-c", CONF, "-d", db, f"--db-filter=^{db}$", f"--workers={workers}", "--max-cron-threads=1",
+         f"--http-port={http_port or _free_port()}", "--log-level=warn"],
         stdout=subprocess.DEVNULL, stderr=log)
 
 
-def test_kill_9_mid_burst_loses_nothing(tmp_path):
-    db = f"is_crash_{uuid.uuid4().hex[:8]}"
-    done = _odoo("-d", db, "-i", "integration_suite", "--without-demo=all", "--stop-after-init")
+@pytest.fixture(scope="module")
+def db():
+    name = f"is_crash_{uuid.uuid4().hex[:8]}"
+    done = _odoo("-d", name, "-i", "integration_suite", "--without-demo=all", "--stop-after-init")
     assert done.returncode == 0, done.stderr[-3000:]
+    return name
+
+
+def test_prefork_cron_worker_is_woken_at_commit(db, tmp_path):
+    """A user transaction that queues deliveries wakes the prefork cron worker at once.
+
+    The cron worker is idle in its 60 s poll when the deliveries are committed: only the
+    trigger's notification can get them delivered within seconds.
+    """
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    receiver.daemon_threads = True
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    _Receiver.seen = []
+    port = _free_port()
+    server = _serve(db, open(tmp_path / "odoo.log", "w"), workers=2, http_port=port)  # noqa: SIM115
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        time.sleep(10)  # the cron worker has done its start-up pass and sleeps in its poll
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        done = _odoo("shell", "-d", db, "--no-http", stdin=QUEUE % {"url": url, "burst": 20})
+        committed = time.monotonic()
+        assert "QUEUED 20" in done.stdout, (done.stdout + done.stderr)[-3000:]
+        while len(set(_Receiver.seen)) < 20 and time.monotonic() < committed + 30:
+            time.sleep(0.1)
+        waited = time.monotonic() - committed
+    finally:
+        server.terminate()
+        server.wait(30)
+        receiver.shutdown()
+    assert len(set(_Receiver.seen)) == 20, f"only {len(set(_Receiver.seen))} of 20 delivered after {waited:.0f} s"
+    assert waited < 20, f"delivered {waited:.0f} s after commit: the cron worker was not woken"
+
+
+def test_kill_9_mid_burst_loses_nothing(db, tmp_path):
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     receiver.daemon_threads = True
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -127,15 +171,15 @@ def test_kill_9_mid_burst_loses_nothing(tmp_path):
         server.send_signal(signal.SIGKILL)
         server.wait(30)
         killed_at = len(set(_Receiver.seen))
-        states = _states(db)
+        states = _states(db, url)
         assert states.get("pending", 0) > 0, f"the kill came too late to test anything: {states}"
 
         server = _serve(db, log)
         deadline = time.monotonic() + 300
-        while _states(db).get("delivered", 0) < BURST and time.monotonic() < deadline:
+        while _states(db, url).get("delivered", 0) < BURST and time.monotonic() < deadline:
             _wake_cron(db)
             time.sleep(0.5)
-        states = _states(db)
+        states = _states(db, url)
         server.terminate()
         server.wait(30)
         server = None
