@@ -316,7 +316,10 @@ class IntegrationWebhookDelivery(models.Model):
                     _("Delivery %(id)s (%(model)s,%(res_id)s) failed %(count)s times; last error: %(error)s",
                       id=self.webhook_id, model=self.model, res_id=self.res_id, count=attempts, error=error))
             else:
-                next_attempt_at = now + timedelta(seconds=delay)
+                # from the precise clock, rounded up: ``now`` is truncated to the second, which
+                # could make a short delay already due when this worker claims again
+                due = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=delay)
+                next_attempt_at = due.replace(microsecond=0) + timedelta(seconds=1 if due.microsecond else 0)
         return (self.id, state, attempts, now, next_attempt_at, delivered_at, status or None,
                 excerpt or None, duration_ms, error or None, self.env.uid)
 
