@@ -21,9 +21,12 @@ def _bash(script):
 
 
 class BenchServer:
-    def __init__(self, workers=2, extra_args=()):
+    """Throwaway PostgreSQL + Odoo with the addon; also serves scripts/screenshots.py (with demo data)."""
+
+    def __init__(self, workers=2, extra_args=(), demo=False, api_key=True):
         self.workers = workers
         self.extra_args = list(extra_args)
+        self.demo, self.api_key = demo, api_key
         self.db = "integration_bench"
 
     def __enter__(self):
@@ -42,13 +45,19 @@ class BenchServer:
             f"data_dir = {self.tmp / 'data'}\nhttp_port = {self.http_port}\n"
             "log_level = warn\nmax_cron_threads = 1\n"
         )
-        # no demo data: its automation rules and queued deliveries would be measured too
-        subprocess.run([self.odoo, "-c", self.conf, "-d", self.db, "-i", "integration_suite",
-                        "--without-demo=all", "--stop-after-init"], check=True, capture_output=True)
-        self.key = self.shell(
-            'print("KEY=" + env["res.users.apikeys"].with_user(env.ref("base.user_admin"))'
-            '.sudo()._generate("rpc", "bench", None)); env.cr.commit()'
-        ).split("KEY=")[1].split()[0]
+        self.proc = None
+        # benchmarks go without demo data: its automation rules and queued deliveries would be measured too
+        install = subprocess.run([self.odoo, "-c", self.conf, "-d", self.db, "-i", "integration_suite",
+                                  *([] if self.demo else ["--without-demo=all"]), "--stop-after-init"],
+                                 capture_output=True, text=True)
+        if install.returncode:
+            self.__exit__()
+            sys.exit(f"installing integration_suite failed:\n{install.stderr[-5000:]}")
+        if self.api_key:
+            self.key = self.shell(
+                'print("KEY=" + env["res.users.apikeys"].with_user(env.ref("base.user_admin"))'
+                '.sudo()._generate("rpc", "bench", None)); env.cr.commit()'
+            ).split("KEY=")[1].split()[0]
         self.proc = subprocess.Popen(
             [self.odoo, "-c", self.conf, "-d", self.db, f"--workers={self.workers}",
              f"--db-filter=^{self.db}$", *self.extra_args],
@@ -69,11 +78,12 @@ class BenchServer:
         return done.stdout
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         subprocess.run([ROOT / "scripts/pg.sh", "stop", self.tmp / "pg", self.pg_port], check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
         if str(self.addons).startswith(str(ROOT / ".run")):

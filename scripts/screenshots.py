@@ -1,7 +1,7 @@
 """Render the main screens of the addon to PNG for the README (`make screenshots`).
 
-Starts a throwaway PostgreSQL + Odoo 18.0 with the addon and its demo data (scripts/common.sh
-helpers), adds a little live traffic on top of the demo history (a test delivery per endpoint;
+Starts a throwaway PostgreSQL + Odoo 18.0 with the addon and its demo data (bench/server.py's
+BenchServer), adds a little live traffic on top of the demo history (a test delivery per endpoint;
 a signed, a repeated and an unsigned call on the demo Standard Webhooks rule), logs in as admin and drives
 headless Chromium over the DevTools protocol: each screen is shot once its view has rendered.
 """
@@ -22,17 +22,12 @@ import websocket
 from standardwebhooks.webhooks import Webhook
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / ".run"
+sys.path.insert(0, str(ROOT / "bench"))
+from server import BenchServer  # noqa: E402 - the throwaway instance the benchmarks use
 
 ECHO_ROUTE = "/integration_suite/demo/echo"
 OUTPUT = ROOT / "static/description/screenshots"
 CHROMES = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
-
-
-def common(helper):
-    """The output of a scripts/common.sh helper (odoo_bin, stage_addon, free_port, ...)."""
-    return subprocess.run(["bash", "-c", f"source {ROOT}/scripts/common.sh; {helper}"],
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def action_url(xmlid, res_id=None, view_type=None):
@@ -109,59 +104,6 @@ class Chrome:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-class DemoServer:
-    """PostgreSQL + Odoo 18.0 with the addon and its demo data on free ports, removed on exit."""
-
-    db = "integration_screens"
-
-    def __enter__(self):
-        self.tmp = Path(tempfile.mkdtemp(prefix="is-shots-", dir=RUN_DIR if RUN_DIR.is_dir() else None))
-        self.tmp.chmod(0o755)  # the postgres user owns the cluster inside
-        self.odoo = common("odoo_bin")
-        self.addons = common("stage_addon")
-        self.pg_port = common("free_port")
-        self.url = f"http://127.0.0.1:{common('free_port')}"
-        subprocess.run([ROOT / "scripts/pg.sh", "start", self.tmp / "pg", self.pg_port], check=True)
-        self.conf = self.tmp / "odoo.conf"
-        self.conf.write_text(
-            f"[options]\ndb_host = 127.0.0.1\ndb_port = {self.pg_port}\ndb_user = odoo\n"
-            f"addons_path = {common('odoo_addons_path')},{self.addons}\n"
-            f"data_dir = {self.tmp / 'data'}\nhttp_port = {self.url.rsplit(':', 1)[1]}\n"
-            "log_level = warn\nmax_cron_threads = 0\n"
-        )
-        self.proc = None
-        install = subprocess.run([self.odoo, "-c", self.conf, "-d", self.db, "-i", "integration_suite",
-                                  "--stop-after-init"], capture_output=True, text=True)
-        if install.returncode:
-            self.__exit__()
-            sys.exit(f"installing integration_suite failed:\n{install.stderr[-5000:]}")
-        self.proc = subprocess.Popen([self.odoo, "-c", self.conf, "-d", self.db, f"--db-filter=^{self.db}$"],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.tmp / "server.log", "w"))
-        for _ in range(240):
-            try:
-                requests.get(self.url + "/web/version", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.5)
-        return self
-
-    def shell(self, code):
-        done = subprocess.run([self.odoo, "shell", "-c", self.conf, "-d", self.db, "--no-http"],
-                              input=code, capture_output=True, text=True)
-        if done.returncode or "Traceback" in done.stderr:
-            sys.exit(f"odoo shell failed:\n{done.stderr[-5000:]}")
-        return done.stdout
-
-    def __exit__(self, *exc):
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(60)
-        subprocess.run([ROOT / "scripts/pg.sh", "stop", self.tmp / "pg", self.pg_port], check=False)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        if self.addons.startswith(str(RUN_DIR)):
-            shutil.rmtree(self.addons, ignore_errors=True)
-
-
 # In the demo database: point the echo endpoint at this server, send a test event to every
 # endpoint and deliver it now; then the records to show and what the incoming calls need.
 PREPARE = """
@@ -215,7 +157,7 @@ def main():
     width, height = map(int, args.size.split("x"))
     args.output.mkdir(parents=True, exist_ok=True)
 
-    with DemoServer() as srv:
+    with BenchServer(workers=0, extra_args=["--max-cron-threads=0"], demo=True, api_key=False) as srv:
         endpoint_id, rule_id = add_live_traffic(srv)
         screens = [
             ("endpoint_form", action_url("integration_suite.action_integration_webhook_endpoint", endpoint_id),
