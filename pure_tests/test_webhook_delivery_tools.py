@@ -154,8 +154,8 @@ def test_trickling_receiver_is_cut_at_the_deadline(chunks, session):
     finally:
         receiver.close()
     assert elapsed < 2.5, f"attempt took {elapsed:.1f}s for a 1s deadline"
-    if outcome["status"] != 200:  # headers never completed
-        assert "deadline" in outcome["error"]
+    # the receiver's "200 OK" status line arrived before the cut: that answer stands, or the cut is the error
+    assert outcome["status"] == 200 or "deadline" in outcome["error"], outcome
 
 
 def test_dns_rebinding_is_refused_at_connect_time(httpserver):

@@ -179,6 +179,9 @@ class TestSelfExplainingForms(TransactionCase):
             self.assertIn(rule.url, example)
             self.assertNotIn(secret, example)
             self.assertNotIn(secret.removeprefix("whsec_"), example)
+            if mode == "url":  # the secret URL is the credential: nothing to sign, no key
+                self.assertNotIn("$SIG", example)
+                self.assertNotIn("Authorization", example)
         rule.write({"webhook_auth_mode": "hmac", "webhook_hmac_preset": "custom", "webhook_hmac_header": "X-Sig",
                     "webhook_hmac_encoding": "base64", "webhook_hmac_algorithm": "sha512",
                     "webhook_dedupe_source": "idempotency_key"})

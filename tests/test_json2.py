@@ -246,8 +246,8 @@ class TestJson2KeyCache(IntegrationHttpCase):
         self.assertEqual(codes, [200, 200, 200])
         self.assertEqual(verifications, 1)
         digests = self.env["res.users.apikeys"]._verified_key_cache()
+        self.assertEqual(len(digests), 1)
         self.assertNotIn(self.user_key.encode(), b"".join(digests), "never the key itself")
-        self.assertFalse(any(self.user_key in repr(k) for k in digests))
 
     def test_removal_invalidates_everywhere(self):
         key = self.make_key(self.user)

@@ -142,9 +142,6 @@ class TestScenarios(IntegrationHttpCase):
             SHOP_ORDER_CODE, webhook_auth_mode="hmac", webhook_hmac_preset="shopify", webhook_secret=SHOP_SECRET,
             webhook_dedupe_source="json_pointer", webhook_dedupe_pointer="/id",
             webhook_payload_schema=json.dumps(SHOP_ORDER_SCHEMA), record_getter=SHOP_CUSTOMER_GETTER)
-        orders = self.Partner.search([("type", "=", "delivery"), ("ref", "in", ["#1001", "#1002"])])
-        self.assertFalse(orders)
-
         body = self.shop_order(820982911946154508, 1001)
         response = self.hook(rule, body, self.shopify_headers(body))
         self.assertEqual((response.status_code, response.json()), (200, {"status": "ok"}), response.text)
@@ -271,7 +268,7 @@ class TestScenarios(IntegrationHttpCase):
         self.assertEqual(event["_action"], f"Notify(#{action.id})")
         with self.assertRaises(WebhookVerificationError, msg="a receiver with another secret rejects it"):
             Webhook("whsec_" + base64.b64encode(b"x" * 24).decode()).verify(second.get_data(), dict(second.headers))
-        self.assertTrue(rule.active)
+        self.assertTrue(endpoint.active, "a 503 disables nothing")
 
     # ------------------------------------------------------------------ 4. a dashboard or mobile app reads data
     def test_dashboard_reads_with_a_read_only_key(self):
