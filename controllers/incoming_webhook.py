@@ -23,7 +23,9 @@ class IncomingWebhookController(BaseAutomationController):
         if httprequest.method not in ALLOWED_METHODS:
             return json_response(request, {"status": "error", "error": "method not allowed"}, 405,
                                  [*headers, ("Allow", ", ".join(ALLOWED_METHODS))])
-        rule = request.env["base.automation"].sudo().search([("webhook_uuid", "=", rule_uuid)], limit=1)
+        Rule = request.env["base.automation"].sudo()
+        rule_id = getattr(request, "integration_webhook_rule_id", None)  # found by ir.http._pre_dispatch
+        rule = Rule.browse(rule_id) if rule_id else Rule.search([("webhook_uuid", "=", rule_uuid)], limit=1)
         if not rule or rule.trigger != "on_webhook":
             return json_response(request, {"status": "error"}, 404, headers)
         call = WebhookCall(

@@ -4,7 +4,7 @@ JSON/2, outgoing webhooks and incoming webhooks all resolve models and
 methods, check access, serialise values and map errors here, so the three
 doors behave the same way and a fix lands once.
 """
-from .errors import error_status_and_body
+from .errors import error_status, error_status_and_body
 from .methods import (
     bind_arguments,
     call,
@@ -21,6 +21,7 @@ __all__ = [
     "bind_arguments",
     "call",
     "dumps",
+    "error_status",
     "error_status_and_body",
     "get_model",
     "get_public_method",

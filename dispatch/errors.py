@@ -29,6 +29,14 @@ def _show_debug(env):
         return False
 
 
+def error_status(exc):
+    """The HTTP status ``exc`` maps to (what ``error_status_and_body`` answers), without building a body."""
+    if isinstance(exc, HTTPException):
+        return int(exc.code or HTTPStatus.INTERNAL_SERVER_ERROR)
+    return int(next((code for cls, code in STATUS_BY_EXCEPTION if isinstance(exc, cls)),
+                    HTTPStatus.INTERNAL_SERVER_ERROR))
+
+
 def error_status_and_body(exc, env=None):
     """Return ``(status, body, headers)`` for ``exc``.
 
@@ -38,15 +46,9 @@ def error_status_and_body(exc, env=None):
     headers = []
     message = arguments = None
     if isinstance(exc, HTTPException):
-        status = exc.code or HTTPStatus.INTERNAL_SERVER_ERROR
         message = exc.description
         arguments = [exc.description, exc.code]
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-    else:
-        status = next(
-            (code for cls, code in STATUS_BY_EXCEPTION if isinstance(exc, cls)),
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-        )
     cls = type(exc)
     body = {
         "name": f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ else cls.__qualname__,
@@ -55,4 +57,4 @@ def error_status_and_body(exc, env=None):
         "context": getattr(exc, "context", {}) or {},
         "debug": "".join(traceback.format_exception(exc)) if _show_debug(env) else "",
     }
-    return int(status), body, headers
+    return error_status(exc), body, headers

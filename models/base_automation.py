@@ -6,6 +6,8 @@ when an action fails. Each rule can now authenticate its sender, validate
 and deduplicate its payload, cap and rate-limit calls, run asynchronously,
 and always runs its actions all-or-nothing inside a savepoint.
 """
+import functools
+import itertools
 import json
 import logging
 import shlex
@@ -22,7 +24,7 @@ from odoo.exceptions import ValidationError
 from odoo.http import request
 from odoo.tools import safe_eval
 
-from ..dispatch import dumps, error_status_and_body
+from ..dispatch import dumps, error_status
 from ..tools.webhook_delivery import new_secret
 from ..tools.webhook_signatures import (
     HMAC_PRESETS,
@@ -46,8 +48,12 @@ TRANSIENT_ERRORS = (
     psycopg2.errors.LockNotAvailable,
     psycopg2.errors.DeadlockDetected,
 )
-# compiled JSON Schema validators, by schema text
-_VALIDATORS = {}
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_validator(schema_text):
+    """A compiled JSON Schema validator per schema text; an edited schema's old one ages out."""
+    return jsonschema.Draft202012Validator(json.loads(schema_text))
 
 
 class WebhookRejected(Exception):
@@ -139,6 +145,9 @@ def resolve_json_pointer(document, pointer):
 
 class BaseAutomation(models.Model):
     _inherit = "base.automation"
+
+    # every /web/hook call looks its rule up by this
+    webhook_uuid = fields.Char(index=True)
 
     webhook_auth_mode = fields.Selection(
         [
@@ -330,9 +339,10 @@ class BaseAutomation(models.Model):
         the bytes lets both the HMAC check and the form parser use them.
         """
         self.env.cr.execute(
-            "SELECT webhook_max_body_size FROM base_automation WHERE webhook_uuid = %s LIMIT 1", [rule_uuid])
+            "SELECT id, webhook_max_body_size FROM base_automation WHERE webhook_uuid = %s LIMIT 1", [rule_uuid])
         row = self.env.cr.fetchone()
-        limit = (row and row[0]) or DEFAULT_MAX_BODY
+        request.integration_webhook_rule_id = row and row[0]  # the controller needs no second lookup
+        limit = (row and row[1]) or DEFAULT_MAX_BODY
         # the werkzeug request behind Odoo's wrapper: only it has the bounded input stream
         wrapped = request.httprequest._HTTPRequest__wrapped
         length = wrapped.content_length
@@ -386,8 +396,7 @@ class BaseAutomation(models.Model):
         except TRANSIENT_ERRORS:
             raise  # the framework retries the whole request in a new transaction
         except Exception as exc:  # noqa: BLE001 - any action error is a failed call, never a crash
-            mapped = error_status_and_body(exc, self.env)[0]
-            status = 403 if mapped == 403 else 500
+            status = 403 if error_status(exc) == 403 else 500
             body = {"status": "error"}
             log.update(state="failed", error="".join(traceback.format_exception(exc)))
             _logger.warning("Webhook call %s on rule #%s failed: %s: %s", call.request_id, self.id,
@@ -467,13 +476,13 @@ class BaseAutomation(models.Model):
         schema = self.webhook_payload_schema
         if not schema:
             return
-        validator = _VALIDATORS.get(schema)
-        if validator is None:
-            validator = _VALIDATORS[schema] = jsonschema.Draft202012Validator(json.loads(schema))
-        errors = sorted(validator.iter_errors(payload), key=lambda error: list(error.absolute_path))
+        validator = _schema_validator(schema)
+        # at most MAX_SCHEMA_ERRORS are collected: a large bad payload must not cost one error per item
+        errors = sorted(itertools.islice(validator.iter_errors(payload), MAX_SCHEMA_ERRORS),
+                        key=lambda error: list(error.absolute_path))
         if errors:
             raise WebhookRejected(422, "payload does not match the schema", errors=[
-                {"path": error.json_path, "message": error.message} for error in errors[:MAX_SCHEMA_ERRORS]
+                {"path": error.json_path, "message": error.message} for error in errors
             ])
 
     def _webhook_dedupe_key(self, call, payload):
