@@ -200,8 +200,10 @@ class IntegrationWebhookCall(models.Model):
                 _logger.info("Webhook call %s: transient error, retry %s: %s", self.request_id, self.attempts, exc)
                 return
             self.write({"state": "failed", "http_status": 500, "error": str(exc)})
+            self.env["integration.webhook.key"]._release(self.rule_id, self.dedupe_key)
         except Exception as exc:  # noqa: BLE001 - recorded on the call, like a synchronous failure
             self.write({"state": "failed", "http_status": 500, "error": "".join(traceback.format_exception(exc))})
+            self.env["integration.webhook.key"]._release(self.rule_id, self.dedupe_key)
             _logger.warning("Webhook call %s failed in the worker: %s: %s", self.request_id, type(exc).__name__, exc)
         else:
             self.write({"state": "done", "http_status": 200, "next_attempt_at": False})

@@ -13,7 +13,8 @@ class IntegrationWebhookKey(models.Model):
     transaction and then conflicts (or, under REPEATABLE READ, fails with a
     serialization error that the framework retries and that then conflicts).
     A key is claimed in the actions' savepoint, so a failed call frees it for
-    the sender's retry.
+    the sender's retry; an asynchronous call claims it when it is queued and
+    releases it when the worker records its failure.
     """
 
     _name = "integration.webhook.key"
@@ -33,8 +34,7 @@ class IntegrationWebhookKey(models.Model):
         """Record ``key`` for ``rule``; ``False`` if it is already there and not expired."""
         if not key:
             return True
-        if len(key) > MAX_KEY_LENGTH:
-            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+        key = self._stored_form(key)
         self.env.cr.execute(
             """INSERT INTO integration_webhook_key (rule_id, key, expires_at)
                VALUES (%(rule)s, %(key)s, (now() AT TIME ZONE 'UTC') + make_interval(days => %(days)s))
@@ -44,6 +44,16 @@ class IntegrationWebhookKey(models.Model):
             {"rule": rule.id, "key": key, "days": max(rule.webhook_dedupe_retention_days, 1)},
         )
         return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _release(self, rule, key):
+        """Forget ``key`` for ``rule``: the call that claimed it failed, the sender may retry."""
+        if key:
+            self.search([("rule_id", "=", rule.id), ("key", "=", self._stored_form(key))]).unlink()
+
+    @api.model
+    def _stored_form(self, key):
+        return "sha256:" + hashlib.sha256(key.encode()).hexdigest() if len(key) > MAX_KEY_LENGTH else key
 
     @api.autovacuum
     def _gc_expired(self):

@@ -60,6 +60,10 @@ def test_standard_webhooks_published_vector_and_rotation():
         ws.verify_standard_webhooks(b"{}", {}, secret)
     with pytest.raises(ws.SignatureError, match="invalid"):
         ws.verify_standard_webhooks(b"{}", {**headers, "webhook-signature": "garbage"}, secret)
+    # an empty secret line is no match (a 401 for the sender), never an unhandled error
+    ws.verify_standard_webhooks(b"{}", headers, "whsec_\n" + secret)
+    with pytest.raises(ws.SignatureError, match="invalid"):
+        ws.verify_standard_webhooks(b"{}", headers, "whsec_")
 
 
 def test_redaction():

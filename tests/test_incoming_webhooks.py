@@ -410,6 +410,18 @@ class TestIncomingWebhooks(IntegrationHttpCase):
         self.assertEqual(call.state, "failed")
         self.assertIn("boom", call.error)
 
+    def test_async_failure_frees_the_dedupe_key_for_the_retry(self):
+        rule = self.make_rule(COUNT_RUNS, "payload.get('fail') and int('boom')", webhook_async=True,
+                              webhook_dedupe_source="webhook_id")
+        headers = {"webhook-id": "msg_async_retry"}
+        self.assertEqual(self.hook(rule, self.body(fail=True), headers).status_code, 202)
+        self.env["integration.webhook.call"]._worker_process_batch(10)
+        retry = self.hook(rule, self.body(), headers)
+        self.assertEqual(retry.status_code, 202, "the sender's retry is not taken for a duplicate")
+        self.env["integration.webhook.call"]._worker_process_batch(10)
+        self.assertEqual(self.runs(), 1)
+        self.assertEqual(self.hook(rule, self.body(), headers).json(), {"status": "ok", "duplicate": True})
+
     def test_async_api_key_call_runs_as_the_user_with_its_payload(self):
         rule = self.make_rule("record.write({'ref': payload['ref']})", webhook_async=True,
                               webhook_auth_mode="api_key")

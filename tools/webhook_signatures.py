@@ -10,7 +10,7 @@ import hmac
 import time
 from datetime import datetime, timezone
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
 TOLERANCE_SECONDS = 300
 
@@ -118,8 +118,8 @@ def verify_standard_webhooks(body, headers, secrets):
                 raise SignatureError("timestamp outside the tolerance") from None
             if "Invalid Signature Headers" in str(exc):
                 raise SignatureError("invalid signature header") from None
-        except (ValueError, binascii.Error):
-            # malformed signature list or a body that is not UTF-8: never a match
+        except (ValueError, binascii.Error, EmptyWebhookSecretError):
+            # malformed signature list, a body that is not UTF-8 or an empty secret line: never a match
             continue
     raise SignatureError("invalid signature")
 
