@@ -358,7 +358,7 @@ class BaseAutomation(models.Model):
         actions' savepoint, so the log survives when the actions roll back.
         """
         self.ensure_one()
-        log = {"state": "done", "duplicate": False}
+        log = {"state": "done"}
         status, body, extra_headers = 200, {"status": "ok"}, []
         payload = dedupe_key = user = None
         try:
@@ -371,7 +371,7 @@ class BaseAutomation(models.Model):
             dedupe_key = self._webhook_dedupe_key(call, payload)
             if self.webhook_async:
                 if not self.env["integration.webhook.key"]._claim(self, dedupe_key):
-                    log.update(state="duplicate", duplicate=True)
+                    log.update(state="duplicate")
                     body = {"status": "ok", "duplicate": True}
                 else:
                     queued = self._webhook_log(call, 202, payload, user, dedupe_key, {"state": "queued"}, full=True)
@@ -380,7 +380,7 @@ class BaseAutomation(models.Model):
             else:
                 outcome = self._webhook_run_once(payload, user, dedupe_key)
                 if outcome == "duplicate":
-                    log.update(state="duplicate", duplicate=True)
+                    log.update(state="duplicate")
                     body = {"status": "ok", "duplicate": True}
         except WebhookRejected as rejected:
             status = rejected.status

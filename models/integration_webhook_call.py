@@ -59,7 +59,8 @@ class IntegrationWebhookCall(models.Model):
     payload_truncated = fields.Boolean(
         readonly=True, help="Longer than the rule's logged payload cap: Replay and Dry Run are not possible.")
     dedupe_key = fields.Char(readonly=True, help="The value the rule deduplicates on, if any.")
-    duplicate = fields.Boolean(readonly=True, help="A repeat of an earlier key: answered 200, nothing ran.")
+    duplicate = fields.Boolean(
+        compute="_compute_duplicate", store=True, help="A repeat of an earlier key: answered 200, nothing ran.")
     error = fields.Text(readonly=True, help="Why the call was rejected, or the traceback of the failed actions.")
     user_id = fields.Many2one("res.users", string="Run As", readonly=True,
                               help="The API key's user; empty when the actions run as 18.0 does.")
@@ -90,6 +91,11 @@ class IntegrationWebhookCall(models.Model):
             return self.rule_id._webhook_execute(payload, self.user_id)
         return self.rule_id.with_user(self.env.ref("base.public_user"))._webhook_execute(payload)
 
+    @api.depends("state")
+    def _compute_duplicate(self):
+        for call in self:
+            call.duplicate = call.state == "duplicate"
+
     def _run_stored(self):
         """Run this call's payload in a savepoint; re-raise on failure."""
         payload = self._stored_payload()
@@ -97,9 +103,8 @@ class IntegrationWebhookCall(models.Model):
             self._execute_stored(payload)
 
     def action_replay(self):
-        """Run the logged payload again for real; the outcome is a new call row."""
+        """Run the logged payload again for real; the outcome is a new call row (same payload)."""
         for call in self:
-            payload = call._stored_payload()
             values = {"state": "done", "http_status": 200}
             try:
                 call._run_stored()
@@ -110,7 +115,7 @@ class IntegrationWebhookCall(models.Model):
                           "error": "".join(traceback.format_exception(exc))}
             call.copy({
                 "replay_of_id": call.id, "request_id": f"replay-{call.request_id}",
-                "payload": json.dumps(payload), "method": "REPLAY", "duplicate": False,
+                "method": "REPLAY",
                 "dry_run_report": False, "attempts": 0, **values,
             })
         return self._reopen()
