@@ -515,7 +515,13 @@ class BaseAutomation(models.Model):
         return rule._webhook_execute_as(payload, user)
 
     def _webhook_execute_as(self, payload, user):
-        """``_execute_webhook`` without sudo: native ``_process`` runs the actions as superuser."""
+        """``_execute_webhook`` without sudo: native ``_process`` runs the actions as superuser.
+
+        A copy of 18.0's ``_execute_webhook`` + ``_process`` for API-key calls; what ``_process``
+        adds beside sudo is not repeated here: its ``__action_done`` recursion guard (a webhook
+        trigger does not re-enter itself), the post-mortem on errors and the ``log_webhook_calls``
+        rows (the addon's call log replaces them).
+        """
         rule = self.sudo()
         env = rule.with_user(user).env
         model = env[rule.model_name]
