@@ -6,6 +6,21 @@ from pytest_httpserver import HTTPServer
 
 from odoo.tests import HttpCase, new_test_user
 
+# an action that counts its runs in the record's ``ref``
+COUNT_RUNS = "record.write({'ref': str(int(record.ref or 0) + 1)})"
+
+
+def make_webhook_rule(env, *codes, **values):
+    """An "On webhook" rule on partners running the code actions ``codes`` (default: COUNT_RUNS) in order."""
+    model = env.ref("base.model_res_partner")
+    rule = env["base.automation"].create({"name": "Incoming", "model_id": model.id, "trigger": "on_webhook", **values})
+    for sequence, code in enumerate(codes or (COUNT_RUNS,)):
+        env["ir.actions.server"].create({
+            "name": f"action {sequence}", "model_id": model.id, "state": "code", "code": code, "sequence": sequence,
+            "base_automation_id": rule.id, "usage": "base_automation",
+        })
+    return rule
+
 
 def start_receiver(case_class):
     """A real HTTP receiver on 127.0.0.1 for a test class, with the SSRF guard open to loopback."""

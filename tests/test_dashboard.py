@@ -13,7 +13,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..tools import webhook_delivery as wd
 from ..tools.webhook_signatures import sign_standard_webhooks
-from .common import IntegrationHttpCase
+from .common import IntegrationHttpCase, make_webhook_rule
 
 ECHO = "/integration_suite/demo/echo"
 HAS_SHELL_TOOLS = all(shutil.which(tool) for tool in ("bash", "curl", "openssl"))
@@ -30,14 +30,7 @@ def percentile_cont(values, fraction):
 
 def make_rule(env, **values):
     """An incoming webhook rule on partners whose action counts its runs in ``ref``."""
-    model = env.ref("base.model_res_partner")
-    rule = env["base.automation"].create({
-        "name": "Dashboard rule", "model_id": model.id, "trigger": "on_webhook", **values})
-    env["ir.actions.server"].create({
-        "name": "count", "model_id": model.id, "state": "code", "usage": "base_automation",
-        "base_automation_id": rule.id, "code": "record.write({'ref': str(int(record.ref or 0) + 1)})",
-    })
-    return rule
+    return make_webhook_rule(env, **{"name": "Dashboard rule", **values})
 
 
 @tagged("post_install", "-at_install")

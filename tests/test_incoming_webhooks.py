@@ -14,11 +14,10 @@ from odoo import SUPERUSER_ID, api, sql_db
 from odoo.tests import new_test_user, tagged
 
 from ..tools.webhook_signatures import sign_standard_webhooks
-from .common import IntegrationHttpCase
+from .common import COUNT_RUNS, IntegrationHttpCase, make_webhook_rule
 
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 HMAC_SECRET = "It's a Secret to Everybody"
-COUNT_RUNS = "record.write({'ref': str(int(record.ref or 0) + 1)})"
 
 
 @tagged("post_install", "-at_install")
@@ -31,19 +30,7 @@ class TestIncomingWebhooks(IntegrationHttpCase):
 
     # ------------------------------------------------------------------ helpers
     def make_rule(self, *codes, **values):
-        rule = self.env["base.automation"].create({
-            "name": "Incoming",
-            "model_id": self.partner_model.id,
-            "trigger": "on_webhook",
-            **values,
-        })
-        for sequence, code in enumerate(codes or (COUNT_RUNS,)):
-            self.env["ir.actions.server"].create({
-                "name": f"action {sequence}", "model_id": self.partner_model.id, "state": "code",
-                "code": code, "sequence": sequence, "base_automation_id": rule.id,
-                "usage": "base_automation",
-            })
-        return rule
+        return make_webhook_rule(self.env, *codes, **values)
 
     def body(self, **extra):
         return json.dumps({"_model": "res.partner", "_id": self.partner.id, **extra}).encode()

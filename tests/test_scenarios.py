@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from odoo import Command, fields
 from odoo.tests import new_test_user, tagged
 
-from .common import IntegrationHttpCase, start_receiver
+from .common import IntegrationHttpCase, make_webhook_rule, start_receiver
 
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 SHOP_SECRET = "shpss_scenario_client_secret"
@@ -83,14 +83,7 @@ class TestScenarios(IntegrationHttpCase):
 
     # ------------------------------------------------------------------ helpers
     def incoming_rule(self, code, **values):
-        rule = self.env["base.automation"].create({
-            "name": "Scenario incoming", "model_id": self.partner_model.id, "trigger": "on_webhook", **values,
-        })
-        self.env["ir.actions.server"].create({
-            "name": "Scenario code", "model_id": self.partner_model.id, "state": "code", "code": code,
-            "base_automation_id": rule.id, "usage": "base_automation",
-        })
-        return rule
+        return make_webhook_rule(self.env, code, **values)
 
     def outgoing_rule(self, path, field_names, **values):
         """An "On save" automation rule whose action is the native Send Webhook Notification."""
