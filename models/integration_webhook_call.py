@@ -193,6 +193,17 @@ class IntegrationWebhookCall(models.Model):
             processed += 1
         return processed
 
+    @api.model
+    def _worker_next_due(self):
+        """Seconds until a queued call's retry comes due (calls due now are another worker's)."""
+        self.env.cr.execute("""
+            SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - (clock_timestamp() AT TIME ZONE 'UTC'))
+              FROM integration_webhook_call
+             WHERE state = 'queued' AND next_attempt_at > clock_timestamp() AT TIME ZONE 'UTC'
+        """)
+        due = self.env.cr.fetchone()[0]
+        return None if due is None else float(due)
+
     def _run_queued(self):
         """One attempt; transient database errors are retried later with an exponential backoff."""
         self.ensure_one()

@@ -216,6 +216,24 @@ class IntegrationWebhookDelivery(models.Model):
             processed += len(group)
             may_claim = True
 
+    @api.model
+    def _worker_next_due(self):
+        """Seconds until a delivery of an active endpoint next comes due (its retry, or its lease's end).
+
+        Only future times count: a row due now but not claimed waits for an earlier delivery of its
+        record or for another worker, and becomes claimable only through one of these times.
+        """
+        self.env.cr.execute("""
+            SELECT EXTRACT(EPOCH FROM min(due) - (clock_timestamp() AT TIME ZONE 'UTC'))
+              FROM (SELECT GREATEST(d.next_attempt_at, d.claimed_until) AS due
+                      FROM integration_webhook_delivery d
+                      JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id AND e.active
+                     WHERE d.state IN ('pending', 'failed')) AS rows
+             WHERE due > clock_timestamp() AT TIME ZONE 'UTC'
+        """)
+        due = self.env.cr.fetchone()[0]
+        return None if due is None else float(due)
+
     def _commit(self):
         """Make the outcomes durable; tests run inside a transaction they roll back."""
         if not getattr(threading.current_thread(), "testing", False):

@@ -58,9 +58,14 @@ class IntegrationWorker(models.AbstractModel):
     calls. Each kind of job is a *source*: a model that adds its name in
     ``_job_sources`` and implements ``_worker_process_batch(limit)``, which
     claims due rows with ``FOR UPDATE SKIP LOCKED``, processes them, commits
-    and returns how many it processed. Several cron workers and servers can
-    therefore run it at once without doing a job twice.
+    and returns how many it processed, and ``_worker_next_due()``, the seconds
+    until its next row comes due (``None`` for none). Several cron workers and
+    servers can therefore run it at once without doing a job twice.
     """
+
+    # a retry due within this many seconds is waited for by the running job; later ones are picked
+    # up by the cron's next run (cron threads poll at most a minute apart)
+    SHORT_WAIT = 10.0
 
     _name = "integration.worker"
     _description = "Integration worker"
@@ -77,8 +82,14 @@ class IntegrationWorker(models.AbstractModel):
             processed = 0
             for source in self._job_sources():
                 processed += self.env[source]._worker_process_batch(batch_size)
-            if not processed:
+            if processed:
+                continue
+            waits = [due for source in self._job_sources()
+                     if (due := self.env[source]._worker_next_due()) is not None]
+            wait = max(min(waits, default=self.SHORT_WAIT + 1), 0.0)
+            if wait > self.SHORT_WAIT or time.monotonic() + wait >= deadline:
                 break
+            time.sleep(wait + 0.05)
 
     @api.model
     def _trigger(self, at=None):

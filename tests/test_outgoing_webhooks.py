@@ -122,6 +122,16 @@ class TestOutgoingWebhooks(TransactionCase):
         timestamps = [request.headers["webhook-timestamp"] for request, _response in self.receiver.log]
         self.assertTrue(all(ts.isdigit() for ts in timestamps))
 
+    def test_worker_run_waits_for_a_short_retry(self):
+        self.receiver.expect_oneshot_request(PATH).respond_with_data("boom", status=503)
+        self.receiver.expect_request(PATH).respond_with_data("ok")
+        delivery = self.trigger(self.partner)
+        started = time.monotonic()
+        self.env["integration.worker"]._run(time_budget=15)
+        self.assertEqual((delivery.state, delivery.attempt_count), ("delivered", 2),
+                         "the 1 s retry is sent by the same run, not left to the next cron poll")
+        self.assertLess(time.monotonic() - started, 10)
+
     def test_410_disables_endpoint(self):
         self.receiver.expect_request(PATH).respond_with_data("gone", status=410)
         first = self.trigger(self.partner)
