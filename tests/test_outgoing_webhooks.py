@@ -182,10 +182,11 @@ class TestOutgoingWebhooks(TransactionCase):
 
     def test_per_record_order_under_retries(self):
         first = self.trigger(self.partner)
+        first_id = first.webhook_id  # read here: the handler runs in the receiver's thread, without the ORM
         failed_once = []
 
         def first_fails_once(request):  # deliveries of a group are sent concurrently: answer by id
-            if request.headers["webhook-id"] == first.webhook_id and not failed_once:
+            if request.headers["webhook-id"] == first_id and not failed_once:
                 failed_once.append(True)
                 return Response("boom", status=500)
             return Response("ok")
