@@ -20,7 +20,7 @@ import psycopg2.errors
 from werkzeug.datastructures import Headers
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.http import request
 from odoo.tools import safe_eval
 
@@ -290,6 +290,7 @@ class BaseAutomation(models.Model):
 
     def action_new_webhook_secret(self):
         """Add a fresh whsec_ secret on the first line and show it once; older lines keep working."""
+        self._check_webhook_secret_access()
         self.ensure_one()
         secret = new_secret()
         rule = self.sudo()
@@ -321,7 +322,19 @@ class BaseAutomation(models.Model):
             if rule.webhook_dedupe_source == "json_pointer" and not pointer.startswith("/"):
                 raise ValidationError(_("The dedupe JSON pointer must start with '/', e.g. /event/id."))
 
+    def _check_webhook_secret_access(self):
+        """Signing secrets are for administrators: checked before the ``sudo()`` that writes them.
+
+        The model-level check comes first, so a caller without the right gets 403 whether or
+        not the ids exist (no enumeration of rules).
+        """
+        self.check_access("write")
+        if not self.env.is_system():
+            raise AccessError(_("Only administrators can manage the signing secrets of webhook rules."))
+
     def action_view_webhook_calls(self):
+        self.env["integration.webhook.call"].check_access("read")
+        self.check_access("read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("integration_suite.action_integration_webhook_call")
         action["domain"] = [("rule_id", "=", self.id)]

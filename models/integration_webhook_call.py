@@ -104,6 +104,8 @@ class IntegrationWebhookCall(models.Model):
 
     def action_replay(self):
         """Run the logged payload again for real; the outcome is a new call row (same payload)."""
+        self.check_access("read")
+        self.browse().check_access("create")
         for call in self:
             values = {"state": "done", "http_status": 200}
             try:
@@ -122,6 +124,7 @@ class IntegrationWebhookCall(models.Model):
 
     def action_dry_run(self):
         """Run the logged payload in a savepoint that is always rolled back; report the writes."""
+        self.check_access("write")
         self.ensure_one()
         payload = self._stored_payload()
         error = None

@@ -345,6 +345,7 @@ class IntegrationWebhookDelivery(models.Model):
 
     def action_retry(self):
         """Send failed or dead deliveries again now, with a fresh retry schedule (same webhook-id)."""
+        self.check_access("write")
         if self.filtered(lambda d: d.state not in ("failed", "dead", "cancelled")):
             raise UserError(_("Only failed, dead or cancelled deliveries can be retried."))
         now = fields.Datetime.now()
@@ -356,6 +357,8 @@ class IntegrationWebhookDelivery(models.Model):
 
     def action_replay(self):
         """Queue the same event (same webhook-id and body) again, e.g. for a receiver that lost it."""
+        self.check_access("read")
+        self.browse().check_access("create")
         replays = self.browse()
         for delivery in self:
             replays |= delivery.copy({
@@ -374,6 +377,7 @@ class IntegrationWebhookDelivery(models.Model):
         return replays
 
     def action_cancel(self):
+        self.check_access("write")
         if self.filtered(lambda d: d.state not in ("pending", "failed")):
             raise UserError(_("Only pending or failed deliveries can be cancelled."))
         self.write({"state": "cancelled", "next_attempt_at": False})

@@ -3,7 +3,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools import webhook_delivery as wd
 
@@ -216,8 +216,19 @@ class IntegrationWebhookEndpoint(models.Model):
         endpoint = self.sudo().with_context(active_test=False).search([("url", "=", url)], limit=1)
         return endpoint or self.sudo().create({"name": url, "url": url})
 
+    def _check_secret_access(self):
+        """Secrets are for administrators: checked before any ``sudo()`` reads or writes one.
+
+        The model-level check comes first, so a caller without the right gets 403 whether or
+        not the ids exist.
+        """
+        self.check_access("write")
+        if not self.env.is_system():
+            raise AccessError(_("Only administrators can manage the signing secrets of webhook endpoints."))
+
     def action_rotate_secret(self):
         """New secret now; the old one keeps signing for the overlap period (default 24 h)."""
+        self._check_secret_access()
         self.ensure_one()
         hours = float(self.env["ir.config_parameter"].sudo().get_param(SECRET_OVERLAP_PARAM, 24))
         self.sudo().write({
@@ -231,6 +242,7 @@ class IntegrationWebhookEndpoint(models.Model):
 
     def action_reveal_secret(self):
         """Show the secret once in the interface; afterwards only the API (admins) returns it."""
+        self._check_secret_access()
         self.ensure_one()
         if self.secret_revealed:
             raise UserError(_("The secret was already shown once. Rotate it to get a new one."))
@@ -249,6 +261,8 @@ class IntegrationWebhookEndpoint(models.Model):
 
     def action_send_test(self):
         """Queue a signed test event to this endpoint and wake the worker."""
+        self.check_access("write")
+        self.env["integration.webhook.delivery"].check_access("create")
         self.ensure_one()
         delivery = self.env["integration.webhook.delivery"]._enqueue(
             self, {"_model": self._name, "_id": self.id, "_action": "test", "test": True},
@@ -261,6 +275,7 @@ class IntegrationWebhookEndpoint(models.Model):
         }
 
     def action_view_deliveries(self):
+        self.check_access("read")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("integration_suite.action_integration_webhook_delivery")
         action["domain"] = [("endpoint_id", "=", self.id)]

@@ -22,11 +22,13 @@ class IrActionsServer(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        self.browse().check_access("create")  # before the endpoint lookup, which runs as superuser
         for vals in vals_list:
             self._sync_webhook_endpoint(vals)
         return super().create(vals_list)
 
     def write(self, vals):
+        self.check_access("write")  # before the endpoint lookup, which runs as superuser
         self._sync_webhook_endpoint(vals)
         return super().write(vals)
 
