@@ -1,5 +1,6 @@
 """``/doc-bearer``: what JSON-2 clients read to map positional arguments to names."""
 import hashlib
+import threading
 
 from werkzeug.exceptions import NotFound
 
@@ -10,6 +11,10 @@ from odoo.http import request
 from .. import dispatch
 from ..dispatch import introspection
 
+# rendered documents kept per process (a full OpenAPI document is ~10 MB for an administrator)
+DOC_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+
 
 def _check_doc_access():
     if not request.env.user.has_group("integration_suite.group_api_doc"):
@@ -17,16 +22,36 @@ def _check_doc_access():
 
 
 def _cached(producer):
-    """Answer with an ETag of registry, user groups, language and URL; 304 when it matches."""
+    """Answer from a cache keyed by what decides the content; 304 when the client's ETag matches.
+
+    The key is the registry, the user's groups, the language, the URL (with its query) and the
+    base URL. Rendered documents stay in a small per-process LRU that Odoo empties with its
+    other caches (access rights, groups, modules), so a plain user's OpenAPI document costs its
+    rendering once, not on every call.
+    """
     env = request.env
+    base_url = env["ir.config_parameter"].sudo().get_param("web.base.url", "")
     tag = hashlib.sha256(repr((
         env.registry.registry_sequence, env.user.groups_id.ids, env.lang,
-        request.httprequest.full_path,
+        request.httprequest.full_path, base_url,
     )).encode()).hexdigest()
     etag = f'"{tag}"'
     if etag in request.httprequest.headers.get("If-None-Match", ""):
         return request.make_response("", status=304, headers=[("ETag", etag)])
-    return dispatch.json_response(request, producer(), headers=[("ETag", etag)])
+    cache = env["ir.http"]._doc_cache()
+    with _CACHE_LOCK:
+        body = cache.get(tag)
+        if body is not None:
+            cache.move_to_end(tag)
+    if body is None:
+        body = dispatch.dumps(producer(base_url)).encode()
+        with _CACHE_LOCK:
+            cache[tag] = body
+            while len(cache) > DOC_CACHE_SIZE:
+                cache.popitem(last=False)
+    return request.make_response(body, status=200, headers=[
+        ("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))), ("ETag", etag),
+    ])
 
 
 class DocController(http.Controller):
@@ -36,7 +61,7 @@ class DocController(http.Controller):
     @http.route("/doc-bearer/index.json", **_doc_route)
     def doc_index(self, **kwargs):
         _check_doc_access()
-        return _cached(lambda: introspection.model_index(request.env))
+        return _cached(lambda base_url: introspection.model_index(request.env))
 
     @http.route("/doc-bearer/openapi.json", **_doc_route)
     def doc_openapi(self, **kwargs):
@@ -47,9 +72,8 @@ class DocController(http.Controller):
         def split(key):
             return args[key].split(",") if args.get(key) else None
 
-        return _cached(lambda: introspection.openapi_document(
-            request.env, request.env["ir.config_parameter"].sudo().get_param("web.base.url", ""),
-            model_names=split("models"), method_names=split("methods"),
+        return _cached(lambda base_url: introspection.openapi_document(
+            request.env, base_url, model_names=split("models"), method_names=split("methods"),
         ))
 
     @http.route("/doc-bearer/<model_name>.json", **_doc_route)
@@ -59,4 +83,4 @@ class DocController(http.Controller):
             raise NotFound(f"the model {model_name!r} does not exist")
         model = request.env[model_name]
         model.check_access("read")
-        return _cached(lambda: introspection.model_description(model))
+        return _cached(lambda base_url: introspection.model_description(model))

@@ -15,7 +15,7 @@ ALLOWED_METHODS = ("GET", "POST", "HEAD", "OPTIONS")  # what 18.0 runs the rule 
 class IncomingWebhookController(BaseAutomationController):
     """``/web/hook/<uuid>`` with 18.0's answers, made safe per rule (see ``models/base_automation.py``)."""
 
-    @route(methods=[*ALLOWED_METHODS, "PUT", "PATCH", "DELETE"])
+    @route(methods=None)  # every verb reaches the controller, which answers the refused ones in JSON
     def call_webhook_http(self, rule_uuid, **kwargs):
         request_id = uuid4().hex
         headers = [("X-Request-Id", request_id)]
@@ -23,11 +23,11 @@ class IncomingWebhookController(BaseAutomationController):
         if httprequest.method not in ALLOWED_METHODS:
             return json_response(request, {"status": "error", "error": "method not allowed"}, 405,
                                  [*headers, ("Allow", ", ".join(ALLOWED_METHODS))])
-        Rule = request.env["base.automation"].sudo()
-        rule_id = getattr(request, "integration_webhook_rule_id", None)  # found by ir.http._pre_dispatch
-        rule = Rule.browse(rule_id) if rule_id else Rule.search([("webhook_uuid", "=", rule_uuid)], limit=1)
-        if not rule or rule.trigger != "on_webhook":
+        # found by ir.http._pre_dispatch: an active "On webhook" rule with this uuid, or None
+        rule_id = getattr(request, "integration_webhook_rule_id", None)
+        if not rule_id:
             return json_response(request, {"status": "error"}, 404, headers)
+        rule = request.env["base.automation"].sudo().browse(rule_id)
         call = WebhookCall(
             request_id=request_id,
             method=httprequest.method,
@@ -41,3 +41,8 @@ class IncomingWebhookController(BaseAutomationController):
         )
         status, body, extra_headers = rule._webhook_receive(call)
         return json_response(request, body, status, [*headers, *extra_headers])
+
+    @route("/web/hook/<path:subpath>", type="http", auth="none", methods=None, csrf=False, save_session=False)
+    def call_webhook_not_found(self, subpath, **kwargs):
+        """A path no rule uuid can have (an encoded slash, several segments): JSON 404, as for an unknown uuid."""
+        return json_response(request, {"status": "error"}, 404, [("X-Request-Id", uuid4().hex)])

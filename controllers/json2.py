@@ -3,13 +3,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnprocessableEntity, UnsupportedMediaType
 
 from odoo import http
 from odoo.http import Dispatcher, Response, request
 from odoo.tools import frozendict
 
 from .. import dispatch
+from ..http_database import read_capped_body
 
 JSON_MIMETYPES = ("application/json",)
 MAX_BODY_SIZE = 64 * 1024 * 1024
@@ -44,11 +45,10 @@ class Json2Dispatcher(Dispatcher):
 
     def dispatch(self, endpoint, args):
         httprequest = self.request.httprequest
-        if (httprequest.content_length or 0) > MAX_BODY_SIZE:
+        raw = read_capped_body(httprequest, MAX_BODY_SIZE)
+        if raw is None:
             raise RequestEntityTooLarge(f"the body exceeds {MAX_BODY_SIZE} bytes")
-        httprequest.max_content_length = MAX_BODY_SIZE
         body = {}
-        raw = httprequest.get_data(cache=True)
         if raw:
             if httprequest.mimetype not in JSON_MIMETYPES:
                 raise UnsupportedMediaType(
@@ -65,6 +65,9 @@ class Json2Dispatcher(Dispatcher):
             if not isinstance(body, dict):
                 raise BadRequest("could not parse the body, expecting a json object")
             _check_nesting(body)
+            clashes = sorted(body.keys() & {"self", *args})
+            if clashes:
+                raise UnprocessableEntity(f"{clashes[0]!r} cannot be given in the body of a JSON-2 call")
         self.request.params = body | args
         if self.request.db:
             result = self.request.registry["ir.http"]._dispatch(endpoint)

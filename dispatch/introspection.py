@@ -1,4 +1,6 @@
 """What a user may call, described for ``/doc-bearer`` and OpenAPI."""
+import weakref
+
 from odoo.release import version
 
 from .methods import method_description, public_method_names
@@ -32,7 +34,8 @@ def model_index(env):
             {
                 "model": model._name,
                 "name": model._description,
-                "fields": {name: {"string": field.string} for name, field in model._fields.items()},
+                "fields": {name: {"string": field.string} for name, field in model._fields.items()
+                           if field.is_accessible(env)},  # 19.0: only the fields the user may read
                 "methods": public_method_names(model),
             }
             for model in readable_models(env)
@@ -42,9 +45,10 @@ def model_index(env):
 
 def model_description(model):
     """19.0's ``/doc/<model>.json`` shape: fields and methods with ordered parameters."""
-    fields = model.fields_get()
+    fields = model.fields_get()  # only the fields the user may read
     for name, desc in fields.items():
-        desc["module"] = model._fields[name]._module or ""
+        # fields_get may describe fields that are not in _fields (res.users' group selectors)
+        desc["module"] = getattr(model._fields.get(name), "_module", None) or ""
     return to_jsonable({
         "model": model._name,
         "name": model._description,
@@ -98,14 +102,31 @@ def _operation(model, name):
     }
 
 
+_OPERATIONS = weakref.WeakKeyDictionary()
+
+
+def _model_operations(model):
+    """``{method: operation}`` of a model, built once per model class.
+
+    An operation depends on the method's signature and doc only, not on the user, and a
+    registry reload builds new classes: the cache never outlives a module install or upgrade.
+    """
+    cls = type(model)
+    operations = _OPERATIONS.get(cls)
+    if operations is None:
+        operations = _OPERATIONS[cls] = to_jsonable({name: _operation(model, name)
+                                                     for name in public_method_names(model)})
+    return operations
+
+
 def openapi_document(env, base_url, model_names=None, method_names=None):
     """An OpenAPI 3.1 document of the models and public methods ``env``'s user may use."""
     paths = {}
     for model in readable_models(env, model_names):
-        for name in public_method_names(model):
+        for name, operation in _model_operations(model).items():
             if method_names is None or name in method_names:
-                paths[f"/json/2/{model._name}/{name}"] = _operation(model, name)
-    return to_jsonable({
+                paths[f"/json/2/{model._name}/{name}"] = operation
+    return {
         "openapi": "3.1.0",
         "info": {"title": "Odoo JSON-2 API", "version": version},
         "servers": [{"url": base_url}],
@@ -115,4 +136,4 @@ def openapi_document(env, base_url, model_names=None, method_names=None):
             "schemas": {"Error": ERROR_SCHEMA},
         },
         "paths": paths,
-    })
+    }

@@ -75,10 +75,10 @@ def _normalise_ids(ids):
     if ids is None or ids == []:
         return []
     if isinstance(ids, bool) or not isinstance(ids, (int, list)):
-        raise UnprocessableEntity("ids must be an integer or a list of integers")
+        raise UnprocessableEntity("ids must be a positive integer or a list of positive integers")
     ids = [ids] if isinstance(ids, int) else ids
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise UnprocessableEntity("ids must be an integer or a list of integers")
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids):
+        raise UnprocessableEntity("ids must be a positive integer or a list of positive integers")
     return ids
 
 

@@ -10,6 +10,7 @@ import functools
 import itertools
 import json
 import logging
+import re
 import shlex
 import time
 import traceback
@@ -20,11 +21,12 @@ import psycopg2.errors
 from werkzeug.datastructures import Headers
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.http import request
 from odoo.tools import safe_eval
 
-from ..dispatch import dumps, error_status
+from ..dispatch import check_secret_access, dumps, error_status
+from ..http_database import read_capped_body
 from ..tools.webhook_delivery import new_secret
 from ..tools.webhook_signatures import (
     HMAC_PRESETS,
@@ -39,6 +41,8 @@ from .ir_http import BEARER
 _logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 1024 * 1024
+# 18.0 makes webhook uuids with uuid4(); a looser shape keeps hand-set ones working
+WEBHOOK_UUID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")
 MAX_DEPTH = 64
 MAX_SCHEMA_ERRORS = 20
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -290,7 +294,7 @@ class BaseAutomation(models.Model):
 
     def action_new_webhook_secret(self):
         """Add a fresh whsec_ secret on the first line and show it once; older lines keep working."""
-        self._check_webhook_secret_access()
+        check_secret_access(self)
         self.ensure_one()
         secret = new_secret()
         rule = self.sudo()
@@ -322,16 +326,6 @@ class BaseAutomation(models.Model):
             if rule.webhook_dedupe_source == "json_pointer" and not pointer.startswith("/"):
                 raise ValidationError(_("The dedupe JSON pointer must start with '/', e.g. /event/id."))
 
-    def _check_webhook_secret_access(self):
-        """Signing secrets are for administrators: checked before the ``sudo()`` that writes them.
-
-        The model-level check comes first, so a caller without the right gets 403 whether or
-        not the ids exist (no enumeration of rules).
-        """
-        self.check_access("write")
-        if not self.env.is_system():
-            raise AccessError(_("Only administrators can manage the signing secrets of webhook rules."))
-
     def action_view_webhook_calls(self):
         self.env["integration.webhook.call"].check_access("read")
         self.check_access("read")
@@ -351,18 +345,15 @@ class BaseAutomation(models.Model):
         which leaves nothing to sign-check or to turn into a payload. Keeping
         the bytes lets both the HMAC check and the form parser use them.
         """
-        self.env.cr.execute(
-            "SELECT id, webhook_max_body_size FROM base_automation WHERE webhook_uuid = %s LIMIT 1", [rule_uuid])
-        row = self.env.cr.fetchone()
+        row = None
+        if WEBHOOK_UUID.match(rule_uuid):  # anything else (a NUL, a megabyte of path) finds no rule
+            self.env.cr.execute(
+                """SELECT id, webhook_max_body_size FROM base_automation
+                    WHERE webhook_uuid = %s AND active AND trigger = 'on_webhook' LIMIT 1""", [rule_uuid])
+            row = self.env.cr.fetchone()
         request.integration_webhook_rule_id = row and row[0]  # the controller needs no second lookup
-        limit = (row and row[1]) or DEFAULT_MAX_BODY
-        # the werkzeug request behind Odoo's wrapper: only it has the bounded input stream
-        wrapped = request.httprequest._HTTPRequest__wrapped
-        length = wrapped.content_length
-        data = b"" if length is not None and length > limit else wrapped.stream.read(limit + 1)
-        too_large = (length is not None and length > limit) or len(data) > limit
-        wrapped._cached_data = b"" if too_large else data
-        request.integration_webhook_too_large = too_large
+        data = read_capped_body(request.httprequest, row[1] or DEFAULT_MAX_BODY if row else 0)  # no rule: no body
+        request.integration_webhook_too_large = data is None
 
     def _webhook_receive(self, call):
         """Handle one HTTP call end to end; return ``(status, body, extra_headers)``.
@@ -483,6 +474,11 @@ class BaseAutomation(models.Model):
             raise WebhookRejected(400, "invalid JSON body") from None
         if _json_depth(payload) > MAX_DEPTH:
             raise WebhookRejected(400, "payload is nested too deeply")
+        try:
+            # valid JSON may still escape a lone surrogate ("\ud800"): no database column can hold it
+            dumps(payload).encode("utf-8")
+        except UnicodeEncodeError:
+            raise WebhookRejected(400, "payload holds text that is not valid Unicode (a lone surrogate)") from None
         return payload
 
     def _webhook_validate_payload(self, payload):

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..dispatch import check_secret_access
 from ..tools import webhook_delivery as wd
 
 SECRET_OVERLAP_PARAM = "integration_suite.webhook_secret_overlap_hours"
@@ -216,19 +217,9 @@ class IntegrationWebhookEndpoint(models.Model):
         endpoint = self.sudo().with_context(active_test=False).search([("url", "=", url)], limit=1)
         return endpoint or self.sudo().create({"name": url, "url": url})
 
-    def _check_secret_access(self):
-        """Secrets are for administrators: checked before any ``sudo()`` reads or writes one.
-
-        The model-level check comes first, so a caller without the right gets 403 whether or
-        not the ids exist.
-        """
-        self.check_access("write")
-        if not self.env.is_system():
-            raise AccessError(_("Only administrators can manage the signing secrets of webhook endpoints."))
-
     def action_rotate_secret(self):
         """New secret now; the old one keeps signing for the overlap period (default 24 h)."""
-        self._check_secret_access()
+        check_secret_access(self)
         self.ensure_one()
         hours = float(self.env["ir.config_parameter"].sudo().get_param(SECRET_OVERLAP_PARAM, 24))
         self.sudo().write({
@@ -242,7 +233,7 @@ class IntegrationWebhookEndpoint(models.Model):
 
     def action_reveal_secret(self):
         """Show the secret once in the interface; afterwards only the API (admins) returns it."""
-        self._check_secret_access()
+        check_secret_access(self)
         self.ensure_one()
         if self.secret_revealed:
             raise UserError(_("The secret was already shown once. Rotate it to get a new one."))

@@ -1,12 +1,13 @@
 import re
+from collections import OrderedDict
 
 import werkzeug.exceptions
 
-from odoo import models
+from odoo import models, tools
 from odoo.exceptions import AccessDenied
 from odoo.http import request
 
-BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE)
+BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE | re.DOTALL)
 
 
 class IrHttp(models.AbstractModel):
@@ -18,8 +19,8 @@ class IrHttp(models.AbstractModel):
         headers = request.httprequest.headers
         match = BEARER.match(headers.get("Authorization") or "")
         if match:
-            token = match.group(1).strip()
-            uid = request.env["res.users.apikeys"]._check_credentials_cached(scope="rpc", key=token)
+            # a malformed token (blank, control characters, oversized) is an invalid key too
+            uid = request.env["res.users.apikeys"]._check_credentials_cached(scope="rpc", key=match.group(1).strip())
             if not uid:
                 raise werkzeug.exceptions.Unauthorized("Invalid apikey")
             if request.env.uid and request.env.uid != uid:
@@ -40,6 +41,11 @@ class IrHttp(models.AbstractModel):
                 'Missing "Authorization" or Sec-headers for interactive usage.'
             )
         cls._auth_method_user()
+
+    @tools.ormcache()
+    def _doc_cache(self):
+        """``/doc-bearer``'s rendered documents, emptied with Odoo's caches (rights, groups, modules)."""
+        return OrderedDict()
 
     @classmethod
     def _pre_dispatch(cls, rule, args):

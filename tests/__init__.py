@@ -5,3 +5,4 @@ from . import test_incoming_webhooks
 from . import test_dashboard
 from . import test_scenarios
 from . import test_ui_tours
+from . import test_security

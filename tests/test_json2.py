@@ -1,4 +1,5 @@
 import json
+from datetime import datetime, timedelta
 from unittest import mock
 
 import requests
@@ -169,8 +170,11 @@ class TestJson2Errors(IntegrationHttpCase):
                          None, "unexpected keyword argument 'bogus'")
         self.assertError(self.call("res.partner", "search", {"domain": [], "ids": [1]}), 422,
                          None, "cannot call res.partner.search with ids")
-        for ids in ("1", [1, "2"], {"a": 1}, True):
-            self.assertError(self.call("res.partner", "read", {"ids": ids}), 422)
+        for ids in ("1", [1, "2"], {"a": 1}, True, 0, [0], -1, [3, -2], [False]):
+            self.assertError(self.call("res.partner", "read", {"ids": ids}), 422, None, "ids must be")
+        for name in ("self", "__model__", "__method__"):
+            self.assertError(self.call("res.partner", "search", {"domain": [], name: 1}), 422,
+                             "werkzeug.exceptions.UnprocessableEntity", repr(name))
         self.assertError(self.call("res.partner", "read", {"ids": [1], "context": "fr"}), 422)
         with mute_logger("odoo.http"):
             self.assertError(self.call("res.partner", "write", {"ids": [1], "vals": {"name": False}}), 422)
@@ -199,6 +203,24 @@ class TestJson2Database(IntegrationHttpCase):
             res = self.call("res.users", "context_get", headers=headers)
             self.assertEqual(res.status_code, 200, (value, res.text))
 
+    def test_sessionless_calls_without_the_header_reuse_one_listing(self):
+        import odoo.service.db
+
+        from .. import http_database
+
+        dbname = self.env.cr.dbname
+        http_database._listings.clear()
+        with mock.patch.object(odoo.service.db, "list_dbs", return_value=[dbname]) as listing:
+            for _call in range(3):
+                self.assertEqual(self.call("res.users", "context_get").status_code, 200)
+            self.assertEqual(listing.call_count, 1, "one listing for the three calls")
+            odoo.service.db.exp_drop("no_such_database")  # what changes the set of databases forgets it
+            self.assertEqual(self.call("res.users", "context_get").status_code, 200)
+            self.assertEqual(listing.call_count, 3, "listed again after the change (once by exp_drop)")
+            http_database._listings[True] = (0.0, [dbname])  # expired
+            self.assertEqual(self.call("res.users", "context_get").status_code, 200)
+            self.assertEqual(listing.call_count, 4, "listed again once the listing expired")
+
     def test_header_call_is_stateless_and_lists_no_database(self):
         with mock.patch.object(odoo_http, "db_list", wraps=odoo_http.db_list) as listing:
             res = self.call("res.users", "context_get", headers={"X-Odoo-Database": self.env.cr.dbname})
@@ -219,7 +241,7 @@ class TestJson2Database(IntegrationHttpCase):
         self.authenticate("admin", "admin")
         res = self.post("/json/2/res.users/context_get", {}, key=self.admin_key,
                         headers={"X-Odoo-Database": "another_db"}, session=self.opener)
-        self.assertEqual(res.status_code, 403, res.text)
+        self.assertError(res, 403, "werkzeug.exceptions.Forbidden", "Cannot use both")
         res = self.post("/json/2/res.users/context_get", {}, key=self.admin_key,
                         headers={"X-Odoo-Database": self.env.cr.dbname}, session=self.opener)
         self.assertEqual(res.status_code, 200, res.text)
@@ -249,34 +271,41 @@ class TestJson2KeyCache(IntegrationHttpCase):
         self.assertEqual(len(digests), 1)
         self.assertNotIn(self.user_key.encode(), b"".join(digests), "never the key itself")
 
-    def test_removal_invalidates_everywhere(self):
-        key = self.make_key(self.user)
-        self.assertEqual(self.call("res.users", "context_get", key=key).status_code, 200)
+    def _cached_then(self, sql, key):
+        """Warm the cache with ``key``, change the database behind the ORM's back, call again."""
+        for _attempt in range(2):
+            self.assertEqual(self.call("res.users", "context_get", key=key).status_code, 200)
         self.env.registry.cache_invalidated.clear()
-        self.env["res.users.apikeys"].search([("user_id", "=", self.user.id)]).with_user(self.user)._remove()
-        # the invalidation is signalled to every other worker at commit
-        self.assertIn("default", self.env.registry.cache_invalidated)
-        self.assertError(self.call("res.users", "context_get", key=key), 401)
+        self.env.flush_all()
+        self.env.cr.execute(sql)
+        self.env.invalidate_all()
+        self.assertFalse(self.env.registry.cache_invalidated, "nothing signals the caches")
+        return self.call("res.users", "context_get", key=key)
 
-    def test_deactivation_invalidates(self):
+    def test_sql_removal_is_refused_at_once(self):
         key = self.make_key(self.user)
-        self.assertEqual(self.call("res.users", "context_get", key=key).status_code, 200)
-        self.user.active = False
-        self.assertError(self.call("res.users", "context_get", key=key), 401)
+        res = self._cached_then(f"DELETE FROM res_users_apikeys WHERE user_id = {self.user.id}", key)
+        self.assertError(res, 401)
+        self.assertEqual(res.headers.get("WWW-Authenticate"), "bearer")
+
+    def test_sql_archiving_of_the_user_is_refused_at_once(self):
+        key = self.make_key(self.user)
+        self.assertError(self._cached_then(f"UPDATE res_users SET active = false WHERE id = {self.user.id}", key), 401)
 
     def test_expiry_is_never_outlived(self):
-        from datetime import datetime, timedelta
-
-        from ..models import res_users_apikeys
         key = self.make_key(self.user, expiration=datetime.utcnow() + timedelta(days=1))
         Keys = type(self.env["res.users.apikeys"])
         self.assertEqual(self.call("res.users", "context_get", key=key).status_code, 200)
         with mock.patch.object(Keys, "_check_credentials", autospec=True,
                                side_effect=Keys._check_credentials) as native:
             self.assertEqual(self.call("res.users", "context_get", key=key).status_code, 200)
-            self.assertEqual(native.call_count, 0, "served from the cache before expiry")
-            later = mock.Mock(wraps=datetime)
-            later.now.return_value = datetime.now() + timedelta(days=2)
-            with mock.patch.object(res_users_apikeys, "datetime", later):
-                self.call("res.users", "context_get", key=key)
-            self.assertEqual(native.call_count, 1, "checked again once expired")
+            self.assertEqual(native.call_count, 0, "pbkdf2 not paid again")
+        sql = ("UPDATE res_users_apikeys SET expiration_date = now() AT TIME ZONE 'utc' - interval '1 second' "
+               f"WHERE user_id = {self.user.id}")
+        self.assertError(self._cached_then(sql, key), 401)
+
+    def test_malformed_bearer_tokens_are_401(self):
+        for token in ("\x00abc", "   ", "a" * 5000, "\tkey", "ké"):
+            res = self.post("/json/2/res.users/context_get", {}, headers={"Authorization": f"bearer {token}"})
+            body = self.assertError(res, 401)
+            self.assertEqual(res.headers.get("WWW-Authenticate"), "bearer", (token[:10], body))

@@ -39,10 +39,25 @@ def split_secrets(secrets):
     return [line.strip() for line in (secrets or "").splitlines() if line.strip()]
 
 
+# what the call log keeps of a request's headers: a sender cannot grow a log row past this
+MAX_LOGGED_HEADERS = 50
+MAX_LOGGED_HEADER_VALUE = 1024
+
+
 def redact_headers(headers, extra=()):
-    """Header dict with credential values replaced, for the call log."""
+    """Header dict for the call log: credentials replaced, at most 50 headers of at most 1 KiB each."""
     secret = SECRET_HEADERS | {name.lower() for name in extra if name}
-    return {name: REDACTED if name.lower() in secret else value for name, value in headers.items()}
+    logged = {}
+    for index, (name, value) in enumerate(headers.items()):
+        if index == MAX_LOGGED_HEADERS:
+            logged["..."] = f"{len(headers) - index} more headers not logged"
+            break
+        if name.lower() in secret:
+            value = REDACTED
+        elif len(value) > MAX_LOGGED_HEADER_VALUE:
+            value = f"{value[:MAX_LOGGED_HEADER_VALUE]}... ({len(value)} characters)"
+        logged[name[:MAX_LOGGED_HEADER_VALUE]] = value
+    return logged
 
 
 def _digest(secret, data, algorithm="sha256"):

@@ -1,0 +1,124 @@
+"""A key removed, or its user archived, behind the ORM's back is refused at once by every worker.
+
+A real prefork server (2 HTTP workers) serves JSON/2 calls until both workers have verified
+(and cached) two keys; then one key's row is deleted and the other key's user archived with
+plain SQL, which signals no cache. Every following call, on whichever worker, must be 401.
+`make test` exports the Odoo command and configuration it uses; elsewhere this is skipped.
+"""
+import concurrent.futures
+import configparser
+import os
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+CONF = os.environ.get("INTEGRATION_SUITE_ODOO_CONF")
+ODOO = os.environ.get("INTEGRATION_SUITE_ODOO_BIN")
+pytestmark = pytest.mark.skipif(not (CONF and ODOO), reason="needs the Odoo set up by `make test`")
+
+BURST = 24
+
+MAKE_KEYS = """
+for login in ("revoked_key", "archived_user"):
+    user = env["res.users"].create({"name": login, "login": login, "groups_id": [(6, 0, [env.ref("base.group_user").id])]})
+    key = env["res.users.apikeys"].with_user(user).sudo()._generate("rpc", "revocation test", None)
+    print("KEY", login, user.id, key)
+env.cr.commit()
+"""
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _odoo(*args, stdin=None):
+    return subprocess.run([ODOO, *args, "-c", CONF], input=stdin, capture_output=True,
+                          text=True, timeout=900, check=False)
+
+
+def _sql(db, statement, params):
+    import psycopg2  # Odoo's driver: present only where this test runs (with Odoo)
+
+    options = configparser.ConfigParser()
+    options.read(CONF)
+    opts = options["options"]
+    with psycopg2.connect(dbname=db, host=opts.get("db_host"), port=opts.get("db_port"),
+                          user=opts.get("db_user"), password=opts.get("db_password") or None) as cnx:
+        with cnx.cursor() as cr:
+            cr.execute(statement, params)
+
+
+def _burst(port, db, key):
+    """BURST concurrent calls, each on its own connection, so that both workers answer some."""
+    def one(_index):
+        return requests.post(f"http://127.0.0.1:{port}/json/2/res.partner/search_read", timeout=60, json={
+            "domain": [], "fields": ["name"], "limit": 20,
+        }, headers={"Authorization": f"bearer {key}", "X-Odoo-Database": db, "Connection": "close"}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return sorted(pool.map(one, range(BURST)))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A prefork server (2 workers) with the addon loaded server-wide, and two users' keys."""
+    db = f"is_revoke_{uuid.uuid4().hex[:8]}"
+    done = _odoo("-d", db, "-i", "integration_suite", "--without-demo=all", "--stop-after-init")
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = _odoo("shell", "-d", db, "--no-http", stdin=MAKE_KEYS)
+    keys = {line.split()[1]: line.split()[2:] for line in done.stdout.splitlines() if line.startswith("KEY ")}
+    assert set(keys) == {"revoked_key", "archived_user"}, (done.stdout + done.stderr)[-3000:]
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("odoo") / "odoo.log", "w")  # noqa: SIM115 - closed with the tmp dir
+    process = subprocess.Popen(
+        [ODOO, "-c", CONF, "-d", db, f"--db-filter=^{db}$", "--workers=2", "--max-cron-threads=0",
+         "--load=base,web,integration_suite", f"--http-port={port}", "--log-level=warn"],
+        stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/web/webclient/version_info", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        yield port, db, keys
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_sql_revocation_is_refused_by_every_worker(server):
+    port, db, keys = server
+    for _user_id, key in keys.values():
+        assert _burst(port, db, key) == [200] * BURST, "the keys work before the revocation"
+    _sql(db, "DELETE FROM res_users_apikeys WHERE user_id = %s", [int(keys["revoked_key"][0])])
+    _sql(db, "UPDATE res_users SET active = false WHERE id = %s", [int(keys["archived_user"][0])])
+    for who, (_user_id, key) in keys.items():
+        assert _burst(port, db, key) == [401] * BURST, f"{who}: still accepted after the SQL revocation"
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Odoo-Database": "no_such_database"}])
+def test_chunked_body_is_not_read_to_its_end(server, headers):
+    """Sessionless, keyless, or naming no database: a 96 MB chunked body stops at the 64 MB cap."""
+    port, _db, _keys = server
+    sent, total, chunk = [0], 96 * 1024 * 1024, b"x" * (1024 * 1024)
+
+    def body():
+        while sent[0] < total:
+            sent[0] += len(chunk)
+            yield chunk
+
+    try:
+        status = requests.post(f"http://127.0.0.1:{port}/json/2/res.partner/search", data=body(), timeout=120,
+                               headers={"Content-Type": "application/json", **headers}).status_code
+    except requests.ConnectionError:
+        status = None  # the server stopped reading and closed the connection
+    assert sent[0] < total, "the whole chunked body was read"
+    assert status in (None, 401, 404, 413), status
