@@ -84,9 +84,9 @@ def server(tmp_path_factory):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                requests.get(f"http://127.0.0.1:{port}/web/webclient/version_info", timeout=5)
+                requests.get(f"http://127.0.0.1:{port}/web/version", timeout=10)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading
                 time.sleep(0.5)
         yield port, db, keys
     finally:
