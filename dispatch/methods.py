@@ -1,4 +1,5 @@
 """Model and method resolution, argument binding and the call itself."""
+import functools
 import inspect
 import weakref
 
@@ -25,6 +26,12 @@ def _private_error(model, name):
     )
 
 
+# per model class, the methods already found public: a registry reload builds new classes,
+# so an entry never outlives a module install or upgrade (refusals are not kept: their names
+# come from callers)
+_PUBLIC = weakref.WeakKeyDictionary()
+
+
 def get_public_method(model, name):
     """Return the function behind ``model.<name>`` if it may be called remotely.
 
@@ -32,6 +39,13 @@ def get_public_method(model, name):
     attributes, class/static methods and ``@api.private`` methods raise
     AccessError; a missing or non-callable attribute raises NotFound.
     """
+    found = _PUBLIC.get(type(model), {}).get(name)
+    if found is None:
+        found = _PUBLIC.setdefault(type(model), {})[name] = _resolve_public_method(model, name)
+    return found
+
+
+def _resolve_public_method(model, name):
     if name.startswith("_") or name in _PRIVATE_NAMES:
         raise _private_error(model, name)
     cls = type(model)
@@ -54,8 +68,23 @@ def is_model_method(func):
     return getattr(func, "_api", None) in ("model", "model_create") or hasattr(func, "_api_model")
 
 
+_READONLY = weakref.WeakKeyDictionary()
+
+
 def is_readonly(model_cls, method_name):
-    """19.0's rule: the ``_readonly`` flag of the first class in the MRO that sets it."""
+    """19.0's rule: the ``_readonly`` flag of the first class in the MRO that sets it.
+
+    Cached per model class for the names the class has (other names come from callers).
+    """
+    known = _READONLY.get(model_cls, {}).get(method_name)
+    if known is None:
+        known = _find_readonly(model_cls, method_name)
+        if hasattr(model_cls, method_name):
+            _READONLY.setdefault(model_cls, {})[method_name] = known
+    return known
+
+
+def _find_readonly(model_cls, method_name):
     for klass in model_cls.mro():
         method = getattr(klass, method_name, None)
         if method is not None and hasattr(method, "_readonly"):
@@ -63,10 +92,15 @@ def is_readonly(model_cls, method_name):
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _signature(func):
+    return inspect.signature(func)
+
+
 def bind_arguments(func, records, kwargs):
     """Bind named arguments to ``func``'s signature, 422 on a mismatch."""
     try:
-        inspect.signature(func).bind(records, **kwargs)
+        _signature(func).bind(records, **kwargs)
     except TypeError as exc:
         raise UnprocessableEntity(exc.args[0]) from exc
 
