@@ -1,41 +1,37 @@
 # The two commands of the README: `make run` and `make test`; `make lint` runs OCA's linters.
-.PHONY: run test lint bench screenshots pot readme clean
+# Each prepares what it needs under .run/ (scripts/env.sh): nothing outside the checkout changes.
+.PHONY: run stop test lint bench screenshots pot readme clean
 
 PYTHON ?= python3
-# The linters live in their own virtualenv: their pinned dependencies must not change the
-# Python that runs Odoo and the tests.
-LINT_VENV = .run/lint-venv
 
 run:
 	bash scripts/run.sh
 
+# stops the server of `make run` (also Ctrl-C in its terminal) and the private PostgreSQL
+stop:
+	bash scripts/stop.sh
+
 test:
 	bash scripts/test.sh
 
-$(LINT_VENV)/installed: requirements-lint.txt
-	rm -rf $(LINT_VENV)
-	$(PYTHON) -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/pip install -q -r requirements-lint.txt
-	touch $@
-
-lint: $(LINT_VENV)/installed
-	ODOO_PYTHON="$$(command -v $(PYTHON))" PATH="$(abspath $(LINT_VENV))/bin:$$PATH" \
-	  PRE_COMMIT_HOME="$(CURDIR)/.run/pre-commit" \
-	  pre-commit run --all-files --color=never
+lint:
+	bash scripts/lint.sh
 
 bench:
-	bash bench/run.sh
+	bash -c 'source scripts/common.sh && ensure_env && PYTHON=$$venv_python exec bash bench/run.sh'
 
 screenshots:
-	$(PYTHON) scripts/screenshots.py
+	bash -c 'source scripts/common.sh && ensure_env && exec $$venv_python scripts/screenshots.py'
 
 # the translation template, exported by Odoo from a throwaway database
 pot:
 	bash scripts/i18n.sh
 
-# README.md assembled from the OCA fragments in readme/
+# README.md and static/description/index.html, assembled from the OCA fragments in readme/
 readme:
 	$(PYTHON) scripts/readme.py
 
+# everything under .run/ (databases, environments, an Odoo installed there), servers stopped first
 clean:
-	bash -c 'source scripts/common.sh; for d in $$run_dir/pg*; do [ -d "$$d" ] && scripts/pg.sh stop "$$d" 0; done; rm -rf $$run_dir'
+	bash scripts/stop.sh
+	bash -c 'source scripts/common.sh; for d in $$run_dir/pg*; do [ -d "$$d" ] && scripts/pg.sh remove "$$d"; done; rm -rf $$run_dir'

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-tomllib = pytest.importorskip("tomllib")
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the copy pip vendors
+    from pip._vendor import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_SOURCES = shutil.ignore_patterns(".git", ".run", "build", "dist", "__pycache__", ".pytest_cache", ".benchmarks")
@@ -50,6 +53,16 @@ def test_distribution_named_after_the_addon(wheel):
     names = wheel.namelist()
     assert "odoo/addons/integration_suite/__manifest__.py" in names
     assert not [n for n in names if n.startswith("odoo/addons/") and not n.startswith("odoo/addons/integration_suite/")]
+
+
+def test_wheel_ships_the_addon_only(wheel):
+    """The maintainers' tools of the checkout are not installed into Odoo's addons."""
+    inside = {name.split("/")[3] for name in wheel.namelist() if name.startswith("odoo/addons/integration_suite/")}
+    assert {"__manifest__.py", "models", "views", "static", "tests", "README.md"} <= inside
+    assert not inside & {"bench", "scripts", "pure_tests", ".ci", "setup", "Makefile", ".pre-commit-config.yaml",
+                         ".pylintrc", "requirements-test.txt", "requirements-lint.txt"}
+    assert "odoo/addons/integration_suite/static/description/index.html" in wheel.namelist()
+    assert "odoo/addons/integration_suite/static/description/icon.png" in wheel.namelist()
 
 
 def test_version_from_the_manifest(wheel):

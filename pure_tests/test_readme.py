@@ -39,6 +39,16 @@ def test_readme_is_assembled_from_the_fragments():
     assert README == readme.render(), "README.md is out of date: run python3 scripts/readme.py"
 
 
+def test_apps_page_is_assembled_from_the_fragments():
+    """Odoo shows static/description/index.html on the module's page (and then never renders
+    README.md with docutils, which logged an error per Markdown construct at every start)."""
+    page = (ROOT / "static" / "description" / "index.html").read_text(encoding="utf-8")
+    assert page == readme.render_html(), "static/description/index.html is out of date: run make readme"
+    assert '<h2 id="quick-start">Quick start</h2>' in page
+    assert 'src="/integration_suite/static/description/screenshots/endpoint_form.png"' in page
+    assert "```" not in page
+
+
 def test_readme_renders_as_the_apps_description():
     """Without static/description/index.html, Odoo renders README.md with docutils (as RST) when
     it loads the module; a SEVERE docutils error there makes the installation fail."""

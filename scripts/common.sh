@@ -1,21 +1,23 @@
-# Shared by run.sh, test.sh and the benchmarks: find Odoo, stage the addon, pick ports.
+# Shared by run.sh, test.sh and the benchmarks: the project's environment (env.sh: `ensure_env`
+# first), stage the addon, pick ports.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-run_dir=$root/.run
-PYTHON=${PYTHON:-python3}
+# everything the commands make lives here (RUN_DIR: elsewhere, for the environment tests)
+run_dir=${RUN_DIR:-$root/.run}
+source "$root/scripts/env.sh"
 
-# The Odoo command: ODOO_BIN, else `odoo` on PATH.
+# The Odoo command, run by the project's environment (made by ensure_env).
 odoo_bin() {
-  if [ -n "${ODOO_BIN:-}" ]; then echo "$ODOO_BIN"; else command -v odoo || true; fi
+  echo "$odoo_wrapper"
 }
 
-# The Odoo series importable by $PYTHON (empty when none).
+# The Odoo series importable in the project's environment (empty when none).
 odoo_series() {
-  "$PYTHON" -c 'import odoo.release as r; print(r.serie)' 2>/dev/null || true
+  "$venv_python" -c 'import odoo.release as r; print(r.serie)' 2>/dev/null || true
 }
 
 # Odoo's own addons folders, next to the imported odoo package.
 odoo_addons_path() {
-  "$PYTHON" - <<'PY'
+  "$venv_python" - <<'PY'
 import os, odoo
 base = os.path.dirname(os.path.abspath(odoo.__file__))
 paths = [os.path.join(base, "addons"), os.path.join(os.path.dirname(base), "addons")]
@@ -25,20 +27,21 @@ PY
 }
 
 # The folder that holds the addon under its technical name `integration_suite`.
-# A checkout named otherwise is copied there (Odoo and pytest-odoo use the real name).
+# A checkout named otherwise is copied there (Odoo and pytest-odoo use the real name), into
+# .run/addons-NAME (default: this process id).
 stage_addon() {
   if [ "$(basename "$root")" = integration_suite ]; then
     dirname "$root"
     return
   fi
-  local stage=$run_dir/addons-$$/integration_suite
+  local stage=$run_dir/addons-${1:-$$}/integration_suite
   rm -rf "$stage" && mkdir -p "$stage"
   (cd "$root" && tar -c --exclude=./.run --exclude=./.git --exclude=__pycache__ . ) | tar -x -C "$stage"
-  echo "$run_dir/addons-$$"
+  dirname "$stage"
 }
 
 free_port() {
-  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$venv_python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # An Odoo configuration for a throwaway cluster: write_conf FILE PG_PORT ADDONS_DIR DATA_DIR [EXTRA_LINE...]

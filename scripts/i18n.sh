@@ -5,17 +5,14 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
 
-if [ "$(odoo_series)" != "18.0" ]; then
-  echo "Odoo 18.0 is not importable by $PYTHON: cannot export the translation template" >&2
-  exit 1
-fi
+ensure_env
 
 addons_dir=$(stage_addon)
 pg_dir=$run_dir/pg-i18n-$$
 pg_port=$(free_port)
 conf=$run_dir/i18n-$$.conf
 cleanup() {
-  scripts/pg.sh stop "$pg_dir" "$pg_port"; rm -rf "$pg_dir" "$conf" "$run_dir/data-i18n-$$"
+  scripts/pg.sh remove "$pg_dir"; rm -rf "$conf" "$run_dir/data-i18n-$$"
   [ "$addons_dir" = "$run_dir/addons-$$" ] && rm -rf "$addons_dir"
   return 0
 }
@@ -25,11 +22,11 @@ scripts/pg.sh start "$pg_dir" "$pg_port"
 write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-i18n-$$"
 db=integration_suite_i18n
 log=$run_dir/i18n-$$.log
-"$(odoo_bin)" -c "$conf" -d "$db" -i integration_suite --without-demo=all --no-http --stop-after-init >"$log" 2>&1 \
+"$odoo_wrapper" -c "$conf" -d "$db" -i integration_suite --without-demo=all --no-http --stop-after-init >"$log" 2>&1 \
   || { tail -50 "$log"; exit 1; }
 mkdir -p i18n
 pot=i18n/integration_suite.pot
-"$(odoo_bin)" -c "$conf" -d "$db" --no-http --modules=integration_suite --i18n-export="$root/$pot" \
+"$odoo_wrapper" -c "$conf" -d "$db" --no-http --modules=integration_suite --i18n-export="$root/$pot" \
   --stop-after-init >"$log" 2>&1 || { tail -50 "$log"; exit 1; }
 rm -f "$log"
 # the dates change on every export: drop them so an unchanged template gives an unchanged file

@@ -1,58 +1,57 @@
 #!/usr/bin/env bash
-# `make test`: the whole suite against a real Odoo 18.0 on a throwaway PostgreSQL cluster.
-# Without Odoo 18.0 it runs only the tests that need no Odoo, and says so loudly.
+# `make test`: the whole suite (Odoo tests, browser tours, pure tests) against a real Odoo 18.0 on
+# a throwaway PostgreSQL cluster, from the project's environment (.run/env, see env.sh). Arguments
+# go to pytest (`-k EXPR` narrows the run). It fails when Odoo does not import (with the error),
+# when a browser tour could not run or when no test ran; every other skip is listed with its reason.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
 
-# the test tools, installed only when missing (a new machine has none of them)
-"$PYTHON" -c 'import pytest, pytest_httpserver, standardwebhooks, jsonschema, requests, openapi_spec_validator, schemathesis, odoolib' 2>/dev/null \
-  || "$PYTHON" -m pip install -q -r requirements-test.txt
+ensure_env
 
-odoo_tests=$(cat tests/test_*.py | grep -cE '^\s+def test_' || true)
-if [ "$(odoo_series)" != "18.0" ]; then
-  echo "!!!!!!!! ODOO 18.0 IS NOT IMPORTABLE: ${odoo_tests} Odoo tests were NOT run (put Odoo 18.0 on PYTHON's path, or set ODOO_BIN/PYTHON) !!!!!!!!"
-  cd pure_tests && exec "$PYTHON" -m pytest -q -p no:odoo -p no:cacheprovider --rootdir=. . "$@"
-fi
-
-# the browser of the tours: Odoo looks for google-chrome or chromium on PATH; as root, Debian's
-# chromium is installed when missing. Without one, Odoo skips the tours: say so loudly.
+# The browser of the tours: Odoo looks for google-chrome or chromium on PATH; as root, Debian's
+# chromium is installed when missing. Without a browser or its Python client Odoo would skip the
+# tours: that is a failure here, not a green run.
 find_chrome() { command -v google-chrome chromium chromium-browser google-chrome-stable | head -1; }
 if [ -z "$(find_chrome)" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing chromium (apt-get) for the browser tours..."
   export DEBIAN_FRONTEND=noninteractive
   { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; } \
-    >"$(mkdir -p "$run_dir" && echo "$run_dir")/apt-chromium.log" 2>&1 || true
+    >"$run_dir/apt-chromium.log" 2>&1 || tail -5 "$run_dir/apt-chromium.log"
 fi
-if [ -z "$(find_chrome)" ]; then
-  tours=$(grep -lE 'start_tour\(' tests/test_*.py | xargs cat | grep -cE '^\s+def test_' || true)
-  echo "!!!!!!!! NO CHROME/CHROMIUM ON PATH: ${tours} browser tour tests will be SKIPPED (apt-get install chromium) !!!!!!!!"
-fi
+[ -n "$(find_chrome)" ] \
+  || die "No Chrome or Chromium on PATH: the browser tours cannot run (install chromium, or google-chrome)."
+"$venv_python" -c 'import websocket' \
+  || die "The browser tours' Python client (websocket-client) does not import in .run/env."
 
 addons_dir=$(stage_addon)
 pg_dir=$run_dir/pg-test-$$
 pg_port=$(free_port)
+conf=$run_dir/test-$$.conf
+report=$run_dir/junit-$$.xml
 cleanup() {
-  scripts/pg.sh stop "$pg_dir" "$pg_port"; rm -rf "$pg_dir"
+  scripts/pg.sh remove "$pg_dir"
+  rm -rf "$conf" "$run_dir/data-test-$$" "$report"
   [ "$addons_dir" = "$run_dir/addons-$$" ] && rm -rf "$addons_dir"
   return 0
 }
 trap cleanup EXIT
 scripts/pg.sh start "$pg_dir" "$pg_port"
 
-conf=$run_dir/test-$$.conf
 write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-test-$$" "http_port = $(free_port)"
 db=integration_suite_test
 echo "Installing integration_suite (with demo data) into a fresh database on Odoo $(odoo_series)..."
-"$(odoo_bin)" -c "$conf" -d "$db" -i integration_suite --stop-after-init >"$run_dir/install-$$.log" 2>&1 \
+"$odoo_wrapper" -c "$conf" -d "$db" -i integration_suite --stop-after-init >"$run_dir/install-$$.log" 2>&1 \
   || { tail -50 "$run_dir/install-$$.log"; exit 1; }
+rm -f "$run_dir/install-$$.log"
 
-export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$(odoo_bin)
+export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$odoo_wrapper
 set +e
-# from the folder named integration_suite: pytest-odoo derives the module from its real name
-(cd "$addons_dir/integration_suite" && "$PYTHON" -m pytest -q -p no:cacheprovider --rootdir=. \
-  --odoo-config="$conf" --odoo-database="$db" --odoo-http tests pure_tests "$@")
+# from the folder named integration_suite: pytest-odoo derives the module from its real name;
+# -rs: every skipped test on a line of its own, with its reason
+(cd "$addons_dir/integration_suite" && "$venv_python" -m pytest -q -rs -p no:cacheprovider --rootdir=. \
+  --junitxml="$report" --odoo-config="$conf" --odoo-database="$db" --odoo-http tests pure_tests "$@")
 status=$?
 set -e
-rm -rf "$conf" "$run_dir/data-test-$$"
-exit $status
+# the counts, from pytest's report: a run that skipped a tour or ran no test is no success
+"$venv_python" scripts/test_summary.py "$report" "$status" "$#"

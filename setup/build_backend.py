@@ -6,8 +6,12 @@ anything. Building through a link named `integration_suite` leaves the rest to w
 git tracks, the version from the manifest and git history, the dependencies from the manifest.
 whool has no option for the name, hence its internal build functions, with whool pinned in
 pyproject.toml.
+
+The wheel ships the addon only: the maintainers' tools of the checkout (benchmarks, scripts,
+Odoo-free tests, CI, this backend, linter settings) stay in the repository and the sdist.
 """
 
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +19,10 @@ from pathlib import Path
 from whool import buildapi
 
 ADDON = "integration_suite"
+NOT_IN_WHEEL = [
+    "bench", "scripts", "pure_tests", ".ci", "setup", "Makefile", ".pre-commit-config.yaml", ".pylintrc",
+    ".gitignore", "requirements-test.txt", "requirements-lint.txt",
+]
 
 
 def _named_right(path):
@@ -35,9 +43,27 @@ def _addon_dir():
         yield link
 
 
+def _copy_addon_only(src, dst):
+    """whool's copy of the files git tracks, less the maintainers' tools."""
+    _copy_to(src, dst)
+    for name in NOT_IN_WHEEL:
+        path = Path(dst, name)
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+_copy_to = buildapi._copy_to
+
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     with _addon_dir() as addon_dir:
-        return buildapi._build_wheel(addon_dir, Path(wheel_directory), editable=False)
+        buildapi._copy_to = _copy_addon_only
+        try:
+            return buildapi._build_wheel(addon_dir, Path(wheel_directory), editable=False)
+        finally:
+            buildapi._copy_to = _copy_to
 
 
 def build_sdist(sdist_directory, config_settings=None):

