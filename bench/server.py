@@ -84,7 +84,7 @@ class BenchServer:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        subprocess.run([ROOT / "scripts/pg.sh", "stop", self.tmp / "pg", self.pg_port], check=False)
+        subprocess.run([ROOT / "scripts/pg.sh", "remove", self.tmp / "pg"], check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
         if str(self.addons).startswith(str(ROOT / ".run")):
             shutil.rmtree(self.addons, ignore_errors=True)
