@@ -23,6 +23,7 @@
         "views/integration_webhook_call_views.xml",
         "views/base_automation_views.xml",
         "views/integration_activity_report_views.xml",
+        "views/integration_legacy_client_views.xml",
         "views/integration_menus.xml",
     ],
     "demo": [

@@ -11,6 +11,7 @@ from odoo.tools import frozendict
 
 from .. import dispatch
 from ..http_database import read_capped_body
+from . import traffic
 
 JSON_MIMETYPES = ("application/json",)
 MAX_BODY_SIZE = 64 * 1024 * 1024
@@ -77,10 +78,15 @@ class Json2Dispatcher(Dispatcher):
             return result
         return dispatch.json_response(self.request, result)
 
+    def post_dispatch(self, response):
+        super().post_dispatch(response)
+        traffic.json2_call(self.request, response.status_code)
+
     def handle_error(self, exc):
         if isinstance(exc, http.HTTPException) and exc.response:
             return exc.response
         status, body, headers = dispatch.error_status_and_body(exc, getattr(self.request, "env", None))
+        traffic.json2_call(self.request, status)
         if status == 401 and not any(k.lower() == "www-authenticate" for k, _v in headers):
             headers.append(("WWW-Authenticate", "bearer"))
         return dispatch.json_response(self.request, body, status, headers)

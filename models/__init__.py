@@ -8,3 +8,6 @@ from . import base_automation
 from . import integration_webhook_key
 from . import integration_webhook_call
 from . import integration_activity_report
+from . import integration_api_usage
+from . import integration_legacy_retirement
+from . import integration_legacy_client

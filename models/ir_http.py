@@ -55,3 +55,11 @@ class IrHttp(models.AbstractModel):
         if request.httprequest.path.startswith("/web/hook/") and "rule_uuid" in args:
             request.env["base.automation"]._webhook_buffer_body(args["rule_uuid"])
         return result
+
+    @classmethod
+    def _handle_error(cls, exception):
+        response = super()._handle_error(exception)
+        if getattr(request, "integration_legacy_door", None) and hasattr(response, "headers"):
+            # a JSON-RPC error answer is built without the headers set for the call: the deprecation ones
+            request._inject_future_response(response)
+        return response

@@ -6,3 +6,4 @@ from . import test_dashboard
 from . import test_scenarios
 from . import test_ui_tours
 from . import test_security
+from . import test_legacy_api

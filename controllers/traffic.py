@@ -1,0 +1,92 @@
+"""The one place API calls are observed: JSON/2 and legacy calls are counted here, per process.
+
+Counting is a dictionary update (``tools/api_traffic.py``); a daemon thread of each process
+writes the batch every ``FLUSH_SECONDS`` on its own cursor, and the process writes what is left
+when it exits. A database in test mode is written only by the test itself
+(``integration.legacy.client._flush_traffic``), never in the background.
+"""
+import atexit
+import logging
+import os
+import threading
+import time
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+
+from ..tools.api_traffic import traffic
+
+_logger = logging.getLogger(__name__)
+
+_flusher = None
+
+
+def _forget_flusher_after_fork():
+    global _flusher  # noqa: PLW0603 - one flusher thread per process
+    _flusher = None
+
+
+os.register_at_fork(after_in_child=_forget_flusher_after_fork)
+
+
+def _registry(db):
+    """The loaded registry of ``db`` if this process may write its counts in the background."""
+    try:
+        registry = Registry.registries[db]
+    except KeyError:
+        return None  # not loaded in this process (any more): kept for when it is
+    if registry.in_test_mode() or "integration.legacy.client" not in registry:
+        return None
+    return registry
+
+
+def flush():
+    """Write every database's pending counts; a batch that fails stays pending for the next flush."""
+    for db in traffic.databases():
+        registry = _registry(db)
+        if registry is None:
+            continue
+        usage, clients = traffic.take(db)
+        try:
+            with registry.cursor() as cr:
+                api.Environment(cr, SUPERUSER_ID, {})["integration.legacy.client"]._write_traffic(usage, clients)
+        except Exception:  # noqa: BLE001 - counting must never break the server; retried next time
+            _logger.warning("Could not write the API traffic counts of %s; retrying later", db, exc_info=True)
+            traffic.put_back(db, usage, clients)
+    traffic.flushed()
+
+
+def _flush_loop():
+    while True:
+        time.sleep(1.0)
+        if traffic.due():
+            flush()
+
+
+def _ensure_flusher():
+    global _flusher  # noqa: PLW0603 - one flusher thread per process
+    if _flusher is None:
+        _flusher = threading.Thread(target=_flush_loop, name="integration-api-traffic", daemon=True)
+        _flusher.start()
+
+
+atexit.register(flush)
+
+
+def count_call(db, door, uid):
+    """Count one authenticated call for the daily usage (the migration figure)."""
+    traffic.count(db, door, uid)
+    _ensure_flusher()
+
+
+def client_call(db, client_key, outcome, sample):
+    """Count one legacy call of a client and call shape for the inventory."""
+    traffic.client_call(db, client_key, outcome, sample)
+    _ensure_flusher()
+
+
+def json2_call(request, status):
+    """One JSON/2 call answered with ``status``: counted when its caller was authenticated."""
+    uid = request.env.uid if getattr(request, "env", None) is not None else None
+    if uid and status != 401:
+        count_call(request.db, "json2", uid)
