@@ -224,6 +224,16 @@ class BaseAutomation(models.Model):
          "The maximum body size must be positive."),
     ]
 
+    @api.depends("trigger_field_ids")
+    def _compute_trigger(self):
+        """18.0 clears the trigger whenever the trigger fields come out empty, as they always do
+        for "On webhook" (it watches no field): picking the model of a new incoming rule wiped
+        the trigger its menu had set."""
+        webhook = self.filtered(lambda rule: rule.trigger == "on_webhook")
+        for rule in webhook:
+            rule.trigger = "on_webhook"
+        super(BaseAutomation, self - webhook)._compute_trigger()
+
     def _compute_webhook_call_count(self):
         counts = dict(self.env["integration.webhook.call"]._read_group(
             [("rule_id", "in", self.ids)], ["rule_id"], ["__count"]))

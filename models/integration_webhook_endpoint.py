@@ -246,7 +246,9 @@ class IntegrationWebhookEndpoint(models.Model):
                 "message": self.sudo().secret,
                 "sticky": True,
                 "type": "warning",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+                # closing reloads the record the button ran on (a soft reload restored the
+                # form as it was opened: blank for an endpoint created there)
+                "next": {"type": "ir.actions.act_window_close"},
             },
         }
 

@@ -44,6 +44,19 @@ registry.category("web_tour.tours").add("integration_suite_endpoint_tour", {
             trigger: '.o_field_widget[name="pending_count"]:contains(0)',
         },
         {
+            content: "Show its secret, once",
+            trigger: 'button[name="action_reveal_secret"]',
+            run: "click",
+        },
+        {
+            content: "The secret is shown in a notification",
+            trigger: '.o_notification:contains("Signing secret of Tour receiver")',
+        },
+        {
+            content: "The form still shows the endpoint, reloaded: the button is gone",
+            trigger: '.o_form_view:not(:has(button[name="action_reveal_secret"])) .o_field_widget[name="name"] input:value(Tour receiver)',
+        },
+        {
             content: "Send a test event",
             trigger: 'button[name="action_send_test"]',
             run: "click",

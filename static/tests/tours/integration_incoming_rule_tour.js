@@ -41,9 +41,12 @@ registry.category("web_tour.tours").add("integration_suite_incoming_rule_tour", 
             run: "click",
         },
         {
-            content: "Triggered by a webhook",
-            trigger: '.o_field_widget[name="trigger"] select',
-            run: 'select "on_webhook"',
+            content: "Once the model is picked, the rule keeps the 'On webhook' trigger its menu set",
+            trigger: '.o_field_widget[name="model_id"] input:value(Contact)',
+        },
+        {
+            content: "(the trigger is not chosen again: the saved rule must still be 'On webhook')",
+            trigger: '.o_field_widget[name="trigger"] select:has(option:checked:contains("On webhook"))',
         },
         {
             content: "Open the sender security settings",
@@ -63,6 +66,10 @@ registry.category("web_tour.tours").add("integration_suite_incoming_rule_tour", 
             },
         },
         ...stepUtils.saveForm(),
+        {
+            content: "The saved rule is an 'On webhook' rule",
+            trigger: '.o_field_widget[name="trigger"] select:has(option:checked:contains("On webhook"))',
+        },
         {
             content: "The saved rule shows its webhook URL",
             trigger: '.o_field_widget[name="url"]:contains(/web/hook/)',
