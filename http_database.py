@@ -132,3 +132,13 @@ def read_capped_body(httprequest, cap):
     too_large = (length is not None and length > cap) or len(data) > cap
     wrapped._cached_data = b"" if too_large else data
     return None if too_large else data
+
+
+def addon_installed(request):
+    """Whether the request's database has the addon installed.
+
+    A server-wide module's routes serve every database of the server (18.0 adds
+    ``server_wide_modules`` to each database's routing map), so each door answers as stock
+    18.0 does where the addon is not installed.
+    """
+    return bool(request.db) and "integration.webhook.call" in request.registry

@@ -1,12 +1,14 @@
 from uuid import uuid4
 
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from odoo.http import request, route
 
 from odoo.addons.base_automation.controllers.main import BaseAutomationController
 
 from ..dispatch import json_response
+from ..http_database import addon_installed
 from ..models.base_automation import WebhookCall
 
 ALLOWED_METHODS = ("GET", "POST", "HEAD", "OPTIONS")  # what 18.0 runs the rule for
@@ -17,9 +19,13 @@ class IncomingWebhookController(BaseAutomationController):
 
     @route(methods=None)  # every verb reaches the controller, which answers the refused ones in JSON
     def call_webhook_http(self, rule_uuid, **kwargs):
+        httprequest = request.httprequest
+        if not addon_installed(request):  # a database without the addon (loaded server-wide)
+            if httprequest.method not in ALLOWED_METHODS:
+                raise MethodNotAllowed(ALLOWED_METHODS)
+            return super().call_webhook_http(rule_uuid, **kwargs)
         request_id = uuid4().hex
         headers = [("X-Request-Id", request_id)]
-        httprequest = request.httprequest
         if httprequest.method not in ALLOWED_METHODS:
             return json_response(request, {"status": "error", "error": "method not allowed"}, 405,
                                  [*headers, ("Allow", ", ".join(ALLOWED_METHODS))])
@@ -45,4 +51,6 @@ class IncomingWebhookController(BaseAutomationController):
     @route("/web/hook/<path:subpath>", type="http", auth="none", methods=None, csrf=False, save_session=False)
     def call_webhook_not_found(self, subpath, **kwargs):
         """A path no rule uuid can have (an encoded slash, several segments): JSON 404, as for an unknown uuid."""
+        if not addon_installed(request):
+            raise NotFound()
         return json_response(request, {"status": "error"}, 404, [("X-Request-Id", uuid4().hex)])

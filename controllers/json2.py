@@ -10,7 +10,7 @@ from odoo.http import Dispatcher, Response, request
 from odoo.tools import frozendict
 
 from .. import dispatch
-from ..http_database import read_capped_body
+from ..http_database import addon_installed, read_capped_body
 from . import traffic
 
 JSON_MIMETYPES = ("application/json",)
@@ -134,6 +134,8 @@ class Json2Controller(http.Controller):
         context: Mapping[str, Any] = frozendict(),
         **kwargs,
     ):
+        if not addon_installed(request):  # a database without the addon (loaded server-wide)
+            raise request.not_found()
         return dispatch.call(
             request.env, __model__, __method__, ids=ids, kwargs=kwargs, context=context
         )
