@@ -139,7 +139,8 @@ ensure_env() {
   want=$(env_fingerprint)
   if [ "$(cat "$venv/stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$odoo_wrapper" ]; then
     # built beside, then swapped in: a run still using the previous one finds its files
-    (venv=$venv.new.$$ venv_python=$venv.new.$$/bin/python && rm -rf "$venv" && build_env) \
+    echo "Preparing the project's environment ${venv#"$root"/} over $odoo_python (its packages are left as they are)..."
+    (venv_python=$venv.new.$$/bin/python venv=$venv.new.$$ && rm -rf "$venv" && build_env) \
       || { rm -rf "$venv.new.$$"; exit 1; }
     [ -d "$venv" ] && mv "$venv" "$venv.old.$$"
     mv "$venv.new.$$" "$venv"
@@ -155,7 +156,6 @@ ensure_env() {
 }
 
 build_env() {
-  echo "Preparing the project's environment ${venv#"$root"/} over $odoo_python (its packages are left as they are)..."
   mkdir -p "$run_dir"
   "$odoo_python" -m venv "$venv" || die "$odoo_python cannot create a virtualenv (on Debian/Ubuntu: apt-get install python3-venv)."
   # Layered over the Python that runs Odoo: every entry of its path that is not the standard
