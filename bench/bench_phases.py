@@ -57,7 +57,7 @@ def instrument(clock, registry):
     from odoo.addons.integration_suite.controllers import json2
 
     clock.wrap(odoo.http.Request, "_open_registry", "routing")
-    IrHttp = type(registry["ir.http"])  # noqa: N806 - the registry's class
+    IrHttp = registry["ir.http"]  # noqa: N806 - the registry's model class
     clock.wrap(IrHttp, "_match", "routing", classmethod_=True)
     clock.wrap(IrHttp, "_authenticate", "authentication", classmethod_=True)
     clock.wrap(IrHttp, "_pre_dispatch", "pre-dispatch", classmethod_=True)
