@@ -1,10 +1,15 @@
-"""Incoming webhooks: 18.0's secret-URL-only rule vs a rule with Standard Webhooks + JSON Schema + dedupe.
+"""Incoming webhooks, two comparisons on one server (2 workers, the addon loaded server-wide).
 
-Both rules run the same code action on the same payload; every call to the safe rule carries
-a fresh ``webhook-id`` (so none is a duplicate) and a valid signature, produced before the
-round starts so that client-side signing costs nothing in the measured time. Rounds alternate
-the two rules so that drift hits both alike; each round runs CLIENTS keep-alive client threads
-for SECONDS against Odoo with 2 workers and counts answered calls.
+1. The addon's door against stock 18.0's: the same "Secret URL only" rule, whose action writes one
+   field, in this database and in a second database of the same server without the addon (stock
+   18.0's controller and ``_execute_webhook``). Senders send no X-Odoo-Database header: each
+   database is reached by its host name (``--db-filter=^%d$``).
+2. In the addon's database, a secret-URL-only rule vs a rule with Standard Webhooks + JSON Schema +
+   dedupe, running the same code action on the same payload; every call to the safe rule carries
+   a fresh ``webhook-id`` (so none is a duplicate) and a valid signature, produced before the
+   round starts so that client-side signing costs nothing in the measured time.
+Rounds alternate the two sides so that drift hits both alike; each round runs CLIENTS keep-alive
+client threads for SECONDS and counts answered calls.
 """
 import json
 import os
@@ -33,6 +38,18 @@ SCHEMA = {
                   "properties": {"type": {"type": "string"}, "name": {"type": "string", "maxLength": 64}}},
     },
 }
+STOCK_DB = "stock_bench"
+ONE_FIELD = """
+import json
+partner = env["res.partner"].create({"name": "bench webhook target"})
+model = env.ref("base.model_res_partner")
+rule = env["base.automation"].create({"name": "bench one field", "model_id": model.id, "trigger": "on_webhook"})
+env["ir.actions.server"].create({"name": "write one field", "model_id": model.id, "state": "code",
+                                 "code": "record.write({'ref': 'hook'})", "base_automation_id": rule.id,
+                                 "usage": "base_automation"})
+env.cr.commit()
+print("SETUP=" + json.dumps({"partner": partner.id, "uuid": rule.webhook_uuid}))
+"""
 SETUP = """
 import json
 partner = env["res.partner"].create({"name": "bench webhook target"})
@@ -54,9 +71,11 @@ print("SETUP=" + json.dumps({"partner": partner.id, **uuids}))
 """
 
 
-def hook_throughput(srv, uuid_, body, headers_pool):
+def hook_throughput(srv, uuid_, body, headers_pool, db=None):
+    host = srv.host_headers(db or srv.db)
+
     def post(session):
-        headers = {"Content-Type": "application/json", **(next(headers_pool) if headers_pool else {})}
+        headers = {"Content-Type": "application/json", **host, **(next(headers_pool) if headers_pool else {})}
         res = session.post(f"{srv.url}/web/hook/{uuid_}", data=body, headers=headers, timeout=30)
         assert res.status_code == 200 and res.json() == {"status": "ok"}, (res.status_code, res.text)
 
@@ -81,26 +100,52 @@ def signed_pool(body, size=20000):
     return Pool()
 
 
+def setup(srv, code, db=None):
+    return json.loads(srv.shell(code, db=db).split("SETUP=")[1].splitlines()[0])
+
+
+def alternate(measures):
+    """Average calls/s of each ``{name: measure}``, measured in alternating rounds."""
+    totals = {name: [] for name in measures}
+    names = list(measures)
+    for r in range(ROUNDS):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            totals[name].append(measures[name]())
+    return {name: sum(values) / ROUNDS for name, values in totals.items()}
+
+
 def main():
-    with BenchServer(workers=2) as srv:
-        setup = json.loads(srv.shell(SETUP % {"secret": SECRET, "schema": json.dumps(SCHEMA)})
-                           .split("SETUP=")[1].splitlines()[0])
-        body = json.dumps({"_model": "res.partner", "_id": setup["partner"],
+    with BenchServer(workers=2, extra_args=["--load=base,web,integration_suite"], db_filter="^%d$",
+                     extra_dbs={STOCK_DB: "base_automation"}) as srv:
+        one = {"addon": setup(srv, ONE_FIELD), "stock": setup(srv, ONE_FIELD, db=STOCK_DB)}
+        bodies = {side: json.dumps({"_model": "res.partner", "_id": one[side]["partner"]}).encode() for side in one}
+        sides = {"addon": srv.db, "stock": STOCK_DB}
+        for side, db in sides.items():  # warm both databases (registries, caches)
+            hook_throughput(srv, one[side]["uuid"], bodies[side], None, db=db)
+        doors = alternate({side: (lambda side=side, db=db: hook_throughput(srv, one[side]["uuid"], bodies[side],
+                                                                            None, db=db))
+                           for side, db in sides.items()})
+
+        rules = setup(srv, SETUP % {"secret": SECRET, "schema": json.dumps(SCHEMA)})
+        body = json.dumps({"_model": "res.partner", "_id": rules["partner"],
                            "event": {"type": "tag.created", "name": "bench tag"}}).encode()
         for _ in range(2):  # warm both rules (registry, caches, validator)
-            hook_throughput(srv, setup["native"], body, None)
-            hook_throughput(srv, setup["safe"], body, signed_pool(body, 2000))
-        totals = {"native": [], "safe": []}
-        for r in range(ROUNDS):
-            for name in (("native", "safe") if r % 2 == 0 else ("safe", "native")):
-                pool = signed_pool(body) if name == "safe" else None
-                totals[name].append(hook_throughput(srv, setup[name], body, pool))
-        native, safe = (sum(totals[name]) / ROUNDS for name in ("native", "safe"))
-        print(f"native rule (secret URL only)                          : {native:8.1f} calls/s")
-        print(f"safe rule (Standard Webhooks + JSON Schema + dedupe)   : {safe:8.1f} calls/s")
-        print(f"ratio safe / native                                    : {safe / native:8.2f}  (target >= 0.9)")
-        print(f"({ROUNDS} alternating rounds of {SECONDS:.0f}s, {CLIENTS} keep-alive clients, 2 Odoo workers; "
-              "both rules log every call)")
+            hook_throughput(srv, rules["native"], body, None)
+            hook_throughput(srv, rules["safe"], body, signed_pool(body, 2000))
+        modes = alternate({
+            "native": lambda: hook_throughput(srv, rules["native"], body, None),
+            "safe": lambda: hook_throughput(srv, rules["safe"], body, signed_pool(body)),
+        })
+    print(f"addon /web/hook, secret URL rule writing one field      : {doors['addon']:8.1f} calls/s")
+    print(f"stock 18.0 /web/hook, same rule, database without addon : {doors['stock']:8.1f} calls/s")
+    print(f"ratio addon / stock                                     : {doors['addon'] / doors['stock']:8.2f}  "
+          "(target >= 1.0)")
+    print(f"secret URL rule, code action (addon)                    : {modes['native']:8.1f} calls/s")
+    print(f"safe rule (Standard Webhooks + JSON Schema + dedupe)    : {modes['safe']:8.1f} calls/s")
+    print(f"ratio safe / secret URL                                 : {modes['safe'] / modes['native']:8.2f}  "
+          "(target >= 0.9)")
+    print(f"({ROUNDS} alternating rounds of {SECONDS:.0f}s, {CLIENTS} keep-alive clients, 2 Odoo workers; "
+          "the addon logs every call)")
 
 
 if __name__ == "__main__":

@@ -23,11 +23,15 @@ def _bash(script):
 class BenchServer:
     """Throwaway PostgreSQL + Odoo with the addon; also serves scripts/screenshots.py (with demo data)."""
 
-    def __init__(self, workers=2, extra_args=(), demo=False, api_key=True):
+    def __init__(self, workers=2, extra_args=(), demo=False, api_key=True, db_filter=None, extra_dbs=None):
+        """``extra_dbs``: ``{name: modules}`` of more databases the same server serves (then pass a
+        ``db_filter`` such as ``^%d$`` and address each with ``srv.host_headers(name)``)."""
         self.workers = workers
         self.extra_args = list(extra_args)
         self.demo, self.api_key = demo, api_key
         self.db = "integration_bench"
+        self.db_filter = db_filter or f"^{self.db}$"
+        self.extra_dbs = dict(extra_dbs or {})
 
     def __enter__(self):
         self.tmp = Path(tempfile.mkdtemp(prefix="is-bench-", dir=ROOT / ".run" if (ROOT / ".run").is_dir() else None))
@@ -53,6 +57,9 @@ class BenchServer:
         if install.returncode:
             self.__exit__()
             sys.exit(f"installing integration_suite failed:\n{install.stderr[-5000:]}")
+        for name, modules in self.extra_dbs.items():
+            subprocess.run([self.odoo, "-c", self.conf, "-d", name, "-i", modules, "--without-demo=all",
+                            "--stop-after-init"], check=True, capture_output=True)
         if self.api_key:
             self.key = self.shell(
                 'print("KEY=" + env["res.users.apikeys"].with_user(env.ref("base.user_admin"))'
@@ -60,7 +67,7 @@ class BenchServer:
             ).split("KEY=")[1].split()[0]
         self.proc = subprocess.Popen(
             [self.odoo, "-c", self.conf, "-d", self.db, f"--workers={self.workers}",
-             f"--db-filter=^{self.db}$", *self.extra_args],
+             f"--db-filter={self.db_filter}", *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=open(self.tmp / "server.log", "w"),
         )
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -72,10 +79,15 @@ class BenchServer:
                 time.sleep(0.5)
         return self
 
-    def shell(self, code):
-        done = subprocess.run([self.odoo, "shell", "-c", self.conf, "-d", self.db, "--no-http"],
+    def shell(self, code, db=None):
+        done = subprocess.run([self.odoo, "shell", "-c", self.conf, "-d", db or self.db, "--no-http"],
                               input=code, capture_output=True, text=True, check=True)
         return done.stdout
+
+    @staticmethod
+    def host_headers(db):
+        """What selects ``db`` under ``--db-filter=^%d$``, as a sender without X-Odoo-Database does."""
+        return {"Host": f"{db}.localhost"}
 
     def __exit__(self, *exc):
         if self.proc:

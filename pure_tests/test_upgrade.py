@@ -19,7 +19,8 @@ import pytest
 
 CONF = os.environ.get("INTEGRATION_SUITE_ODOO_CONF")
 ODOO = os.environ.get("INTEGRATION_SUITE_ODOO_BIN")
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+# the checkout (``make test`` runs the tests from a copy named integration_suite, without .git)
+ROOT = pathlib.Path(os.environ.get("INTEGRATION_SUITE_SOURCE") or pathlib.Path(__file__).resolve().parent.parent)
 pytestmark = pytest.mark.skipif(not (CONF and ODOO), reason="needs the Odoo set up by `make test`")
 
 # what must survive, read with SQL so the snapshot does not depend on either version's fields

@@ -45,7 +45,8 @@ echo "Installing integration_suite (with demo data) into a fresh database on Odo
   || { tail -50 "$run_dir/install-$$.log"; exit 1; }
 rm -f "$run_dir/install-$$.log"
 
-export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$odoo_wrapper
+# the checkout itself (with its git history: the upgrade test installs the previous release from it)
+export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$odoo_wrapper INTEGRATION_SUITE_SOURCE=$root
 set +e
 # from the folder named integration_suite: pytest-odoo derives the module from its real name;
 # -rs: every skipped test on a line of its own, with its reason

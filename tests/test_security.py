@@ -258,7 +258,10 @@ class TestDocBearerEdges(IntegrationHttpCase):
                 hidden[entry["model"]] = sorted(extra)
         self.assertEqual(hidden, {}, "fields listed that the user's fields_get hides")
         users = next(entry for entry in index["models"] if entry["model"] == "res.users")
-        self.assertNotIn("password", users["fields"])
+        restricted = [name for name, field in self.env["res.users"]._fields.items()
+                      if not field.is_accessible(self.env(user=self.user))]
+        self.assertTrue(restricted, "res.users has fields a plain user may not read (groups)")
+        self.assertFalse(set(restricted) & set(users["fields"]))
 
     def test_every_readable_model_is_described_for_a_user_and_an_administrator(self):
         from ..dispatch import introspection
