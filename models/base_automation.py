@@ -232,7 +232,7 @@ class BaseAutomation(models.Model):
         webhook = self.filtered(lambda rule: rule.trigger == "on_webhook")
         for rule in webhook:
             rule.trigger = "on_webhook"
-        super(BaseAutomation, self - webhook)._compute_trigger()
+        return super(BaseAutomation, self - webhook)._compute_trigger()
 
     def _compute_webhook_call_count(self):
         counts = dict(self.env["integration.webhook.call"]._read_group(
