@@ -86,18 +86,22 @@ install_odoo() {
     if [ -f "$source" ]; then
       src=$source
     else
-      "$base" - "$source" "$src" <<'PY' || die "Could not download Odoo 18.0 from $source (no network?): set ODOO_SOURCE to a local Odoo 18.0 source tree or tarball, or ODOO_BIN to an installed odoo."
+      "$base" - "$source" "$src" <<'PY' || exit 1
 import sys, urllib.request
 url, dest = sys.argv[1:]
-with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-    total, done, shown = int(response.headers.get("Content-Length") or 0), 0, -1
-    while chunk := response.read(1 << 20):
-        out.write(chunk)
-        done += len(chunk)
-        step = done * 20 // total if total else done >> 24
-        if step != shown:
-            shown = step
-            print(f"  downloaded {done >> 20} MiB" + (f" of {total >> 20} MiB" if total else ""), flush=True)
+try:
+    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+        total, done, shown = int(response.headers.get("Content-Length") or 0), 0, -1
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            done += len(chunk)
+            step = done * 20 // total if total else done >> 24
+            if step != shown:
+                shown = step
+                print(f"  downloaded {done >> 20} MiB" + (f" of {total >> 20} MiB" if total else ""), flush=True)
+except (OSError, ValueError) as exc:
+    sys.exit(f"Could not download Odoo 18.0 from {url} ({getattr(exc, 'reason', exc)}; no network?): set "
+             "ODOO_SOURCE to a local Odoo 18.0 source tree or tarball, or ODOO_BIN to an installed odoo.")
 PY
     fi
     mkdir -p "$odoo_home/src"
