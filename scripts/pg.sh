@@ -32,7 +32,8 @@ if [ "$(id -u)" = 0 ]; then
   pg_user=${PG_OS_USER:-$(id -u postgres >/dev/null 2>&1 && echo postgres || echo nobody)}
 fi
 as_pg() {
-  if [ "$(id -un)" = "$pg_user" ]; then "$@"; else runuser -u "$pg_user" -- "$@"; fi
+  # from /: the server user may not enter the current folder
+  if [ "$(id -un)" = "$pg_user" ]; then "$@"; else (cd / && runuser -u "$pg_user" -- "$@"); fi
 }
 
 # The folder that holds the cluster: DIR itself, or the one DIR/location names.
