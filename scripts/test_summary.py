@@ -18,13 +18,14 @@ def main(report, status, narrowed=False):
     except (OSError, ET.ParseError):
         cases = []
     counts = {"odoo tests": 0, "browser tours": 0, "pure tests": 0}
-    skipped = []
+    skipped, failed = [], 0
     for case in cases:
         name = f"{case.get('classname')}.{case.get('name')}"
         skip = case.find("skipped")
         if skip is not None:
             skipped.append(f"{name}: {skip.get('message', '')}")
             continue
+        failed += case.find("failure") is not None or case.find("error") is not None
         if name.startswith(TOURS):
             counts["browser tours"] += 1
         elif name.startswith("tests."):
@@ -42,6 +43,8 @@ def main(report, status, narrowed=False):
         problems.append(f"pytest exited with status {status}")
     for problem in problems:
         print(f"make test FAILED: {problem}")
+    # the plain closing line CI reads
+    print(f"summary: {sum(counts.values()) - failed} passed, {failed} failed, {len(skipped)} skipped")
     return 1 if problems or status else 0
 
 
