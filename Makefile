@@ -17,8 +17,9 @@ test:
 lint:
 	bash scripts/lint.sh
 
+# the benchmarks run with the environment's python3 (PATH, not PYTHON: that would name another environment)
 bench:
-	bash -c 'source scripts/common.sh && ensure_env && PYTHON=$$venv_python exec bash bench/run.sh'
+	bash -c 'source scripts/common.sh && ensure_env && PATH=$$venv/bin:$$PATH exec bash bench/run.sh'
 
 screenshots:
 	bash -c 'source scripts/common.sh && ensure_env && exec $$venv_python scripts/screenshots.py'
