@@ -10,7 +10,7 @@
     "development_status": "Beta",
     "depends": ["web", "base_automation"],
     "external_dependencies": {
-        "python": ["requests", "jsonschema", "standardwebhooks"],
+        "python": ["requests", "jsonschema", "standardwebhooks", "prometheus_client"],
     },
     "data": [
         "security/integration_suite_security.xml",

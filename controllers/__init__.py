@@ -4,3 +4,4 @@ from . import doc
 from . import incoming_webhook
 from . import demo_echo
 from . import legacy_rpc
+from . import metrics

@@ -10,6 +10,7 @@ from odoo.addons.base_automation.controllers.main import BaseAutomationControlle
 from ..dispatch import json_response
 from ..http_database import addon_installed
 from ..models.base_automation import WebhookCall
+from . import traffic
 
 ALLOWED_METHODS = ("GET", "POST", "HEAD", "OPTIONS")  # what 18.0 runs the rule for
 
@@ -46,6 +47,7 @@ class IncomingWebhookController(BaseAutomationController):
             too_large=getattr(request, "integration_webhook_too_large", False),
         )
         status, body, extra_headers = rule._webhook_receive(call)
+        traffic.incoming_call(request, rule, status, call.started)
         return json_response(request, body, status, [*headers, *extra_headers])
 
     @route("/web/hook/<path:subpath>", type="http", auth="none", methods=None, csrf=False, save_session=False)

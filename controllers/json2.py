@@ -1,5 +1,6 @@
 """The JSON/2 door: ``POST /json/2/<model>/<method>``, Odoo 19.0's wire contract."""
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,6 +40,10 @@ class Json2Dispatcher(Dispatcher):
     """
 
     routing_type = "json2"
+
+    def __init__(self, request):
+        super().__init__(request)
+        self.started = time.perf_counter()  # the call's latency, for the metrics (controllers/traffic.py)
 
     @classmethod
     def is_compatible_with(cls, request):

@@ -5,6 +5,7 @@
 and call shape in memory (``controllers/traffic.py``), and a user whose legacy access is retired
 gets the protocol's own error (an XML-RPC fault, a JSON-RPC error) naming the JSON/2 endpoint.
 """
+import time
 import xmlrpc.client
 from datetime import datetime, timezone
 
@@ -99,12 +100,25 @@ class LegacyCall:
         traffic.count_call(self.db, USAGE_DOORS[self.door], uid)
 
     def run(self, dispatch_call):
-        """Refuse, or run ``dispatch_call()`` (18.0's dispatch), and count the call either way."""
+        """Refuse, or run ``dispatch_call()`` (18.0's dispatch); count and time the call either way."""
+        started, outcome = time.perf_counter(), "error"
+        try:
+            result = self._run(dispatch_call)
+            outcome = "ok"
+            return result
+        except AccessDenied as exc:
+            outcome = "refused" if getattr(exc, "integration_legacy_refused", False) else "denied"
+            raise
+        finally:
+            traffic.legacy_call(self, outcome, time.perf_counter() - started)
+
+    def _run(self, dispatch_call):
         if not self.secret:
             return dispatch_call()
         sample = self.sample() if self.model_name else None  # before the call: a method may alter its arguments
         refused = self.refusal()
         if refused:
+            refused.integration_legacy_refused = True
             self.record("refused", error=refused, sample=sample)
             raise refused
         try:
@@ -118,11 +132,17 @@ class LegacyCall:
 
 class LegacyRpcController(RPC):
     def _legacy_begin(self, door):
-        """Headers and retired users, read from the per-process cache while the request's cursor is open."""
+        """Headers and retired users, read from the per-process cache while the request's cursor is open.
+
+        ``False`` on a database where the addon is not installed (it is loaded server-wide): 18.0's door as is.
+        """
+        if "integration.legacy.client" not in request.registry:
+            return False
         clients = request.env["integration.legacy.client"].sudo()
         request.future_response.headers.extend(clients._legacy_headers())
         request.integration_legacy_door = door
         request.integration_legacy_refused = clients._legacy_settings()[3]
+        return True
 
     @route()
     def xmlrpc_1(self, service):
@@ -136,12 +156,15 @@ class LegacyRpcController(RPC):
 
     def _xmlrpc(self, service):
         """18.0's ``_xmlrpc`` with the call observed (the body is parsed once, here)."""
+        if not getattr(request, "integration_legacy_door", None):
+            return super()._xmlrpc(service)
         params, method = xmlrpc.client.loads(request.httprequest.get_data(), use_datetime=True)
         call = LegacyCall(request.integration_legacy_door, service, method, params)
         return dumps((call.run(lambda: dispatch_rpc(service, method, params)),))
 
     @route()
     def jsonrpc(self, service, method, args):
-        self._legacy_begin("/jsonrpc")
+        if not self._legacy_begin("/jsonrpc"):
+            return super().jsonrpc(service, method, args)
         call = LegacyCall("/jsonrpc", service, method, args)
         return call.run(lambda: super(LegacyRpcController, self).jsonrpc(service, method, args))

@@ -1,9 +1,11 @@
-"""The one place API calls are observed: JSON/2 and legacy calls are counted here, per process.
+"""The one place API and incoming webhook calls are observed, per process.
 
-Counting is a dictionary update (``tools/api_traffic.py``); a daemon thread of each process
-writes the batch every ``FLUSH_SECONDS`` on its own cursor, and the process writes what is left
-when it exits. A database in test mode is written only by the test itself
-(``integration.legacy.client._flush_traffic``), never in the background.
+Two things happen per call. (1) It is counted for the migration figure and the legacy inventory:
+a dictionary update (``tools/api_traffic.py``); a daemon thread of each process writes the batch
+every ``FLUSH_SECONDS`` on its own cursor, and the process writes what is left when it exits. A
+database in test mode is written only by the test itself (``integration.legacy.client.
+_flush_traffic``), never in the background. (2) Its latency goes to the Prometheus histograms
+(``tools/api_metrics.py``), unless the server option ``integration_suite_metrics = False``.
 """
 import atexit
 import logging
@@ -13,7 +15,11 @@ import time
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
+from odoo.service import common
+from odoo.service import db as db_service
+from odoo.tools import config
 
+from ..tools import api_metrics
 from ..tools.api_traffic import traffic
 
 _logger = logging.getLogger(__name__)
@@ -85,8 +91,44 @@ def client_call(db, client_key, outcome, sample):
     _ensure_flusher()
 
 
+def metrics_enabled():
+    return config.get("integration_suite_metrics", True) is not False
+
+
+def _labels(registry, model, method):
+    """``(model, method)`` labels: only names that exist, so a caller cannot invent label values."""
+    if isinstance(model, str) and model in registry:
+        return model, method if isinstance(method, str) and callable(getattr(registry[model], method, None)) \
+            else "_other"
+    return "_other", "_other"
+
+
 def json2_call(request, status):
-    """One JSON/2 call answered with ``status``: counted when its caller was authenticated."""
+    """One JSON/2 call answered with ``status``: counted when its caller was authenticated, timed."""
     uid = request.env.uid if getattr(request, "env", None) is not None else None
     if uid and status != 401:
         count_call(request.db, "json2", uid)
+    started = getattr(request.dispatcher, "started", None)
+    if started is not None and request.db and metrics_enabled():
+        _json, _two, model, method = (request.httprequest.path.split("/", 4)[1:] + ["", "", "", ""])[:4]
+        api_metrics.observe_api(request.db, "json2", *_labels(request.registry, model, method), status,
+                                time.perf_counter() - started)
+
+
+def legacy_call(call, outcome, seconds):
+    """One legacy call (``controllers/legacy_rpc.LegacyCall``) that ended with ``outcome``, timed."""
+    if not metrics_enabled():
+        return
+    if call.service == "object":
+        model, method = _labels(Registry(call.db), call.model_name, call.method)
+    else:
+        service = {"common": common, "db": db_service}.get(call.service)
+        known = service and isinstance(call.rpc_method, str) and hasattr(service, f"exp_{call.rpc_method}")
+        model, method = "", f"{call.service}.{call.rpc_method}" if known else "_other"
+    api_metrics.observe_api(call.db, call.door.strip("/").split("/")[0], model, method, outcome, seconds)
+
+
+def incoming_call(request, rule, status, started):
+    """One ``/web/hook`` call of ``rule`` answered with ``status``; ``started`` is its ``time.monotonic()``."""
+    if metrics_enabled():
+        api_metrics.observe_incoming(request.db, rule.name or str(rule.id), status, time.monotonic() - started)

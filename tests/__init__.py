@@ -7,3 +7,4 @@ from . import test_scenarios
 from . import test_ui_tours
 from . import test_security
 from . import test_legacy_api
+from . import test_metrics
