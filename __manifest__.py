@@ -17,6 +17,7 @@
         "security/ir.model.access.csv",
         "data/ir_cron.xml",
         "data/integration_webhook_delivery_data.xml",
+        "data/mail_activity_type_data.xml",
         "views/integration_webhook_endpoint_views.xml",
         "views/integration_webhook_delivery_views.xml",
         "views/ir_actions_server_views.xml",
@@ -30,6 +31,9 @@
         "demo/integration_suite_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "integration_suite/static/src/**/*",
+        ],
         "web.assets_tests": [
             "integration_suite/static/tests/tours/**/*",
         ],

@@ -1,6 +1,6 @@
 import json
 import logging
-import threading
+import time
 import traceback
 from contextlib import closing
 from datetime import timedelta
@@ -11,12 +11,37 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from .base_automation import TRANSIENT_ERRORS
+from .integration_worker import WorkerPump
 
 _logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# calls a worker runs per step (each in its own transaction) before it looks at the other sources
+CALLS_PER_STEP = 10
+# a step that found fewer queued calls than that looks again only after this many seconds
+CLAIM_POLL = 1.0
 RETENTION_PARAM = "integration_suite.webhook_call_retention_days"
 DEFAULT_RETENTION_DAYS = 30
+
+
+class _CallPump(WorkerPump):
+    """Asynchronous calls' share of a worker run: a few calls per step, one transaction each."""
+
+    def __init__(self, calls):
+        super().__init__(calls)
+        self.claim_after = 0.0
+
+    def step(self, claim=True):
+        if not claim or time.monotonic() < self.claim_after:
+            return False
+        processed = self.model._worker_process_batch(CALLS_PER_STEP)
+        self.backlog = processed == CALLS_PER_STEP
+        if not self.backlog:
+            self.claim_after = time.monotonic() + CLAIM_POLL
+        return processed > 0
+
+    def next_due(self):
+        return self.model._worker_next_due()
 
 
 class IntegrationWebhookCall(models.Model):
@@ -178,6 +203,10 @@ class IntegrationWebhookCall(models.Model):
     """
 
     @api.model
+    def _worker_pump(self):
+        return _CallPump(self)
+
+    @api.model
     def _worker_process_batch(self, limit):
         """Run up to ``limit`` queued calls, one transaction each; return how many were handled."""
         processed = 0
@@ -186,13 +215,13 @@ class IntegrationWebhookCall(models.Model):
             try:
                 self.env.cr.execute(self._CLAIM_QUERY, [fields.Datetime.now()])
             except psycopg2.errors.SerializationFailure:
-                self.env.cr.rollback()  # another worker finished this row after our snapshot
+                WorkerPump.rollback(self.env)  # another worker finished this row after our snapshot
                 continue
             row = self.env.cr.fetchone()
             if not row:
                 break
             self.browse(row[0])._run_queued()
-            self._commit()
+            WorkerPump.commit(self.env)
             processed += 1
         return processed
 
@@ -206,6 +235,19 @@ class IntegrationWebhookCall(models.Model):
         """)
         due = self.env.cr.fetchone()[0]
         return None if due is None else float(due)
+
+    @api.model
+    def _worker_backlog(self):
+        """``(count, oldest due time, its age in seconds)`` of the queued calls due now."""
+        self.flush_model()
+        self.env.cr.execute("""
+            SELECT count(*), min(due), EXTRACT(EPOCH FROM (clock_timestamp() AT TIME ZONE 'UTC') - min(due))
+              FROM (SELECT COALESCE(next_attempt_at, create_date) AS due
+                      FROM integration_webhook_call WHERE state = 'queued') AS queued
+             WHERE due <= clock_timestamp() AT TIME ZONE 'UTC'
+        """)
+        count, oldest, age = self.env.cr.fetchone()
+        return count, oldest, None if age is None else float(age)
 
     def _run_queued(self):
         """One attempt; transient database errors are retried later with an exponential backoff."""
@@ -226,11 +268,6 @@ class IntegrationWebhookCall(models.Model):
             _logger.warning("Webhook call %s failed in the worker: %s: %s", self.request_id, type(exc).__name__, exc)
         else:
             self.write({"state": "done", "http_status": 200, "next_attempt_at": False})
-
-    def _commit(self):
-        """Make one call's outcome durable; tests run inside a transaction they roll back."""
-        if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.autovacuum
     def _gc_old_calls(self):

@@ -1,8 +1,7 @@
-import collections
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
@@ -13,24 +12,30 @@ from odoo.tools import SQL, str2bool
 
 from ..dispatch import dumps
 from ..tools import webhook_delivery as wd
+from .integration_worker import WorkerPump
 
 _logger = logging.getLogger(__name__)
 
 ALLOW_PRIVATE_PARAM = "integration_suite.webhook_allow_private"
 RETENTION_PARAM = "integration_suite.webhook_retention_days"
-# deliveries claimed together, how many claimed groups a worker keeps in flight (the next one is
-# claimed and prepared while the previous one is being sent) and how many POSTs run at once
-CLAIM_GROUP = 64
-PIPELINE_GROUPS = 2
-PARALLEL_SENDS = 16
+# attempts one worker keeps in flight (all endpoints together); each endpoint also has its own cap
+CONCURRENCY_PARAM = "integration_suite.worker_concurrency"
+DEFAULT_CONCURRENCY = 32
+MAX_CONCURRENCY = 256
+# a worker claims again once this share of its concurrency is free: fewer, larger claims
+CLAIM_SHARE = 4
+# a claim that found fewer due deliveries than asked is repeated only after this many seconds,
+# unless an attempt finished meanwhile (which may let a later delivery of its record go)
+CLAIM_POLL = 1.0
+# finished attempts are stored together: after the first one, the worker waits this long for more
+RECORD_WINDOW = 0.02
 # a claim is a lease: an attempt may start until ``timeout + LEASE_SLACK`` seconds after the claim
 # and always ends within ``timeout`` (its deadline), so the lease is ``2 * timeout + LEASE_SLACK * 2``
 # and no other worker can pick the row up while it is being sent
 LEASE_SLACK = 10
 # One pooled keep-alive session per process and policy; the strict one refuses non-public peers
 # at connect time too (DNS rebinding), the other serves databases that allow private receivers.
-_SESSIONS = {allow: wd.build_session(public_only=not allow, pool_size=PARALLEL_SENDS) for allow in (False, True)}
-_EXECUTOR = ThreadPoolExecutor(max_workers=PARALLEL_SENDS, thread_name_prefix="webhook-send")
+_SESSIONS = {allow: wd.build_session(public_only=not allow, pool_size=MAX_CONCURRENCY) for allow in (False, True)}
 
 
 def _post(request):
@@ -39,6 +44,104 @@ def _post(request):
         return {"skipped": True}
     return wd.post(_SESSIONS[request["allow_private"]], request["url"], request["body"], request["headers"],
                    request["timeout"], allow_private=request["allow_private"])
+
+
+class _DeliveryPump(WorkerPump):
+    """The outbox's share of a worker run: a stream of attempts, never more than ``capacity`` at once.
+
+    Whenever a quarter of the capacity is free it claims more due deliveries (leased, at most
+    each endpoint's ``max_in_flight`` across all workers) and hands them to its sending threads;
+    finished attempts are stored and committed together as they come back. No attempt waits
+    for another: an endpoint that times out holds only its own capped share of the threads while
+    the other endpoints' deliveries keep flowing.
+    """
+
+    def __init__(self, deliveries):
+        super().__init__(deliveries)
+        concurrency = deliveries.env["ir.config_parameter"].sudo().get_param(CONCURRENCY_PARAM, DEFAULT_CONCURRENCY)
+        try:
+            self.capacity = min(max(int(concurrency), 1), MAX_CONCURRENCY)
+        except ValueError:
+            self.capacity = DEFAULT_CONCURRENCY
+        self.executor = None
+        self.futures = {}  # future -> delivery id
+        self.claim_after = 0.0
+        self.claimed = self.processed = 0
+
+    @property
+    def in_flight(self):
+        return len(self.futures)
+
+    def step(self, claim=True):
+        worked = self._store_finished()
+        free = self.capacity - len(self.futures)
+        if claim and time.monotonic() >= self.claim_after and (
+                free >= max(self.capacity // CLAIM_SHARE, 1) or not self.futures):
+            worked = self._claim_and_send(free) > 0 or worked
+        return worked
+
+    def drain(self, limit):
+        """Claim and send until nothing more is due now or ``limit`` were claimed; all outcomes stored."""
+        claim = True
+        while True:
+            if claim and self.claimed < limit and len(self.futures) < self.capacity:
+                claim = self._claim_and_send(min(self.capacity - len(self.futures), limit - self.claimed)) > 0
+                if claim:
+                    continue
+            if not self.futures:
+                return self.processed
+            self.wait(None)
+            claim = self._store_finished() or claim
+
+    def wait(self, timeout):
+        done, pending = wait_futures(list(self.futures), timeout, FIRST_COMPLETED)
+        if done and pending:
+            wait_futures(pending, RECORD_WINDOW, ALL_COMPLETED)
+
+    def next_due(self):
+        return self.model._worker_next_due()
+
+    def close(self):
+        while self.futures:
+            self.wait(1.0)
+            self._store_finished()
+        if self.executor:
+            self.executor.shutdown()
+
+    def abandon(self):
+        if self.executor:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.futures = {}
+
+    def _claim_and_send(self, count):
+        try:
+            claimed = self.model._claim(count)
+        except psycopg2.errors.SerializationFailure:
+            # another worker finished one of these rows after our snapshot: claim afresh later
+            self.rollback(self.model.env)
+            return 0
+        self.backlog = len(claimed) == count
+        if len(claimed) < count:
+            self.claim_after = time.monotonic() + CLAIM_POLL
+        if not claimed:
+            return 0
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(self.capacity, thread_name_prefix="webhook-send")
+        for delivery_id, request in zip(claimed.ids, claimed._prepare_requests(), strict=True):
+            self.futures[self.executor.submit(_post, request)] = delivery_id
+        self.claimed += len(claimed)
+        return len(claimed)
+
+    def _store_finished(self):
+        finished = [future for future in self.futures if future.done()]
+        if not finished:
+            return False
+        deliveries = self.model.browse([self.futures.pop(future) for future in finished])
+        deliveries._record_outcomes([future.result() for future in finished])
+        self.commit(self.model.env)
+        self.processed += len(finished)
+        self.claim_after = 0.0  # a finished delivery may let a later one of its record go
+        return True
 
 
 class IntegrationWebhookDelivery(models.Model):
@@ -79,20 +182,35 @@ class IntegrationWebhookDelivery(models.Model):
         readonly=True, copy=False,
         help="A worker is sending this delivery; nobody else takes it before then (after a crash, "
              "the delivery is sent again once this has passed).")
+    neutralization_blocked = fields.Boolean(
+        compute="_compute_neutralization_blocked",
+        help="This database is a neutralized copy and the endpoint is not enabled on it: nothing is sent.")
 
     _sql_constraints = [
         ("attempt_count_positive", "CHECK(attempt_count >= 0)", "Attempts cannot be negative."),
     ]
 
     def init(self):
-        # the worker's claim query: due rows, and the per-record ordering lookup
+        # the worker's queries: due rows (all endpoints, then per endpoint), the per-record ordering
+        # lookup, and the leases in flight that count against an endpoint's cap
         self.env.cr.execute("""
             CREATE INDEX IF NOT EXISTS integration_webhook_delivery_due_idx
                 ON integration_webhook_delivery (next_attempt_at, id) WHERE state IN ('pending', 'failed');
+            CREATE INDEX IF NOT EXISTS integration_webhook_delivery_endpoint_due_idx
+                ON integration_webhook_delivery (endpoint_id, next_attempt_at, id) WHERE state IN ('pending', 'failed');
             CREATE INDEX IF NOT EXISTS integration_webhook_delivery_record_idx
                 ON integration_webhook_delivery (endpoint_id, model, res_id, id)
                 WHERE state IN ('pending', 'failed');
+            CREATE INDEX IF NOT EXISTS integration_webhook_delivery_leased_idx
+                ON integration_webhook_delivery (endpoint_id, claimed_until)
+                WHERE state IN ('pending', 'failed') AND claimed_until IS NOT NULL;
         """)
+
+    @api.depends("endpoint_id.send_on_neutralized")
+    def _compute_neutralization_blocked(self):
+        neutralized = self.env["integration.worker"]._database_neutralized()
+        for delivery in self:
+            delivery.neutralization_blocked = neutralized and not delivery.endpoint_id.send_on_neutralized
 
     # ------------------------------------------------------------------ enqueue
 
@@ -134,111 +252,167 @@ class IntegrationWebhookDelivery(models.Model):
     # ------------------------------------------------------------------ worker
 
     # Due rows of active endpoints whose earlier deliveries for the same record are finished
-    # (events without a record are not ordered). Plain equalities keep the lookup on record_idx, and
-    # OFFSET 0 keeps it a per-row index probe: flattened into an anti-join, a burst of fresh rows
-    # (statistics not analysed yet) gets planned as a full scan of the index for every candidate.
-    # SKIP LOCKED: a row another worker is sending is not waited for and never sent twice.
+    # (events without a record are not ordered), at most ``max_in_flight`` leased per endpoint
+    # (counted over every worker's leases), oldest first. Plain equalities keep the ordering
+    # lookup on record_idx, and OFFSET 0 keeps it a per-row index probe: flattened into an
+    # anti-join, a burst of fresh rows (statistics not analysed yet) gets planned as a full scan
+    # of the index for every candidate. SKIP LOCKED: a row another worker is claiming is not
+    # waited for and never sent twice. On a neutralized database only the endpoints enabled on
+    # that copy are served.
     _CLAIM_QUERY = """
         UPDATE integration_webhook_delivery AS leased
            SET claimed_until = clock_timestamp() at time zone 'UTC'
-                               + make_interval(secs => 2 * lease_endpoint.timeout + 2 * %(slack)s)
-          FROM integration_webhook_endpoint lease_endpoint
-         WHERE lease_endpoint.id = leased.endpoint_id AND leased.id IN (
-        SELECT d.id
-          FROM integration_webhook_delivery d
-          JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id AND e.active
-         WHERE d.state IN ('pending', 'failed')
-           AND d.next_attempt_at <= clock_timestamp() at time zone 'UTC'
-           AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp() at time zone 'UTC')
-           AND NOT EXISTS (
-                SELECT 1 FROM integration_webhook_delivery earlier
-                 WHERE earlier.endpoint_id = d.endpoint_id
-                   AND earlier.model = d.model
-                   AND earlier.res_id = d.res_id
-                   AND earlier.id < d.id
-                   AND earlier.state IN ('pending', 'failed')
-                OFFSET 0)
-         ORDER BY d.next_attempt_at, d.id
-         LIMIT %(limit)s
-           FOR UPDATE OF d SKIP LOCKED)
+                               + make_interval(secs => 2 * picked.timeout + 2 * %(slack)s)
+          FROM (
+            SELECT d.id, e.timeout
+              FROM integration_webhook_endpoint e
+             CROSS JOIN LATERAL (
+                SELECT d.id, d.next_attempt_at
+                  FROM integration_webhook_delivery d
+                 WHERE d.endpoint_id = e.id
+                   AND d.state IN ('pending', 'failed')
+                   AND d.next_attempt_at <= clock_timestamp() at time zone 'UTC'
+                   AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp() at time zone 'UTC')
+                   AND NOT EXISTS (
+                        SELECT 1 FROM integration_webhook_delivery earlier
+                         WHERE earlier.endpoint_id = d.endpoint_id
+                           AND earlier.model = d.model
+                           AND earlier.res_id = d.res_id
+                           AND earlier.id < d.id
+                           AND earlier.state IN ('pending', 'failed')
+                        OFFSET 0)
+                 ORDER BY d.next_attempt_at, d.id
+                 LIMIT GREATEST(e.max_in_flight - (
+                        SELECT count(*) FROM integration_webhook_delivery inflight
+                         WHERE inflight.endpoint_id = e.id
+                           AND inflight.state IN ('pending', 'failed')
+                           AND inflight.claimed_until >= clock_timestamp() at time zone 'UTC'), 0)
+                   FOR UPDATE OF d SKIP LOCKED) AS d
+             WHERE e.active AND (NOT %(neutralized)s OR e.send_on_neutralized)
+             ORDER BY d.next_attempt_at, d.id
+             LIMIT %(limit)s) AS picked
+         WHERE leased.id = picked.id
         RETURNING leased.id
     """
+
+    @api.model
+    def _worker_pump(self):
+        return _DeliveryPump(self)
 
     @api.model
     def _claim(self, limit=1):
         """Lease up to ``limit`` due deliveries to this worker, commit, and return them.
 
         The lease, not a lock held during the POSTs, keeps other workers away: no transaction
-        stays open while receivers answer.
+        stays open while receivers answer. On a neutralized database, what is due for an
+        endpoint not enabled on the copy is cancelled instead, with the reason.
         """
         self.flush_model()
-        self.env["integration.webhook.endpoint"].flush_model(["active", "timeout"])
-        self.env.cr.execute(self._CLAIM_QUERY, {"limit": limit, "slack": LEASE_SLACK})
+        self.env["integration.webhook.endpoint"].flush_model(["active", "timeout", "max_in_flight",
+                                                              "send_on_neutralized"])
+        neutralized = self.env["integration.worker"]._database_neutralized()
+        if neutralized:
+            self._cancel_neutralized()
+        self.env.cr.execute(self._CLAIM_QUERY, {"limit": limit, "slack": LEASE_SLACK, "neutralized": neutralized})
         deliveries = self.browse(sorted(row[0] for row in self.env.cr.fetchall()))
         deliveries.invalidate_recordset(["claimed_until"])
-        self._commit()
+        WorkerPump.commit(self.env)
         return deliveries
 
     @api.model
-    def _worker_process_batch(self, limit):
-        """Send up to ``limit`` due deliveries and return how many were attempted.
+    def _cancel_neutralized(self):
+        """On a neutralized copy: cancel, with the reason, what waits for an endpoint not enabled there."""
+        self.env.cr.execute(SQL(
+            """UPDATE integration_webhook_delivery d
+                  SET state = 'cancelled', next_attempt_at = NULL, claimed_until = NULL, error = %s,
+                      write_date = now() at time zone 'UTC'
+                 FROM integration_webhook_endpoint e
+                WHERE e.id = d.endpoint_id AND NOT e.send_on_neutralized AND d.state IN ('pending', 'failed')""",
+            self._neutralized_error()))
+        if self.env.cr.rowcount:
+            self.invalidate_model()
 
-        Rows are leased ``CLAIM_GROUP`` at a time (a claim never holds two deliveries of one
-        record, so order is kept) and POSTed ``PARALLEL_SENDS`` at once; while a group is being
-        sent the next one is claimed and prepared, and each group's outcomes are committed
-        together. A crash re-sends at most the groups in flight, with the same webhook-ids, once
-        their lease has passed.
+    @api.model
+    def _neutralized_error(self):
+        return _("Not sent: this database is neutralized (a staging or test copy made with odoo neutralize). "
+                 "Point the endpoint at a test receiver, press 'Enable on this copy' on it, then Retry.")
+
+    @api.model
+    def _worker_process_batch(self, limit):
+        """Send up to ``limit`` due deliveries, store every outcome and return how many were attempted.
+
+        What a cron run does continuously (``integration.worker._run``), until nothing more is
+        due now; a crash re-sends what was in flight, with the same webhook-ids, once the leases
+        have passed.
         """
-        processed = claimed = 0
-        in_flight = collections.deque()
-        may_claim = True
-        while True:
-            if may_claim and claimed < limit and len(in_flight) < PIPELINE_GROUPS:
-                try:
-                    group = self._claim(min(CLAIM_GROUP, limit - claimed))
-                except psycopg2.errors.SerializationFailure:
-                    # another worker finished one of these rows after our snapshot: start afresh
-                    self.env.cr.rollback()
-                    continue
-                if group:
-                    claimed += len(group)
-                    in_flight.append((group, [_EXECUTOR.submit(_post, request)
-                                              for request in group._prepare_requests()]))
-                    continue
-                # nothing due now, but a group in flight may be holding back later deliveries of
-                # its records: claim again once its outcomes are stored
-                may_claim = False
-            if not in_flight:
-                return processed
-            group, futures = in_flight.popleft()
-            group._record_outcomes([future.result() for future in futures])
-            self._commit()
-            processed += len(group)
-            may_claim = True
+        pump = self._worker_pump()
+        try:
+            return pump.drain(limit)
+        finally:
+            pump.close()
 
     @api.model
     def _worker_next_due(self):
         """Seconds until a delivery of an active endpoint next comes due (its retry, or its lease's end).
 
         Only future times count: a row due now but not claimed waits for an earlier delivery of its
-        record or for another worker, and becomes claimable only through one of these times.
+        record, for its endpoint's cap or for another worker, and becomes claimable only through
+        one of these times or the end of an attempt in flight.
         """
-        self.env.cr.execute("""
+        self.env.cr.execute(SQL("""
             SELECT EXTRACT(EPOCH FROM min(due) - (clock_timestamp() AT TIME ZONE 'UTC'))
               FROM (SELECT GREATEST(d.next_attempt_at, d.claimed_until) AS due
                       FROM integration_webhook_delivery d
                       JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id AND e.active
+                                                          AND (NOT %s OR e.send_on_neutralized)
                      WHERE d.state IN ('pending', 'failed')) AS rows
              WHERE due > clock_timestamp() AT TIME ZONE 'UTC'
-        """)
+        """, self.env["integration.worker"]._database_neutralized()))
         due = self.env.cr.fetchone()[0]
         return None if due is None else float(due)
 
-    def _commit(self):
-        """Make the outcomes durable; tests run inside a transaction they roll back."""
-        if not getattr(threading.current_thread(), "testing", False):
-            # the worker owns its transaction (a cron job), like queue_job's runner
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+    @api.model
+    def _due_backlog(self, endpoint_ids=None):
+        """``{endpoint_id: (count, oldest next_attempt_at, its age in seconds)}`` of the deliveries due now.
+
+        Due means a worker may send it now: its time has come, its endpoint is served and no earlier
+        delivery of its record is unfinished (a delivery held back by its record's order is not late).
+        """
+        self.flush_model()
+        self.env.cr.execute(SQL("""
+            SELECT d.endpoint_id, count(*), min(d.next_attempt_at),
+                   EXTRACT(EPOCH FROM (clock_timestamp() AT TIME ZONE 'UTC') - min(d.next_attempt_at))
+              FROM integration_webhook_delivery d
+              JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id AND e.active
+                                                  AND (NOT %(neutralized)s OR e.send_on_neutralized)
+             WHERE d.state IN ('pending', 'failed')
+               AND d.next_attempt_at <= clock_timestamp() AT TIME ZONE 'UTC'
+               AND (%(ids)s IS NULL OR d.endpoint_id = ANY(%(ids)s))
+               AND NOT EXISTS (
+                    SELECT 1 FROM integration_webhook_delivery earlier
+                     WHERE earlier.endpoint_id = d.endpoint_id
+                       AND earlier.model = d.model
+                       AND earlier.res_id = d.res_id
+                       AND earlier.id < d.id
+                       AND earlier.state IN ('pending', 'failed')
+                    OFFSET 0)
+             GROUP BY d.endpoint_id
+        """, neutralized=self.env["integration.worker"]._database_neutralized(),
+            ids=list(endpoint_ids) if endpoint_ids is not None else None))
+        return {row[0]: (row[1], row[2], float(row[3])) for row in self.env.cr.fetchall()}
+
+    @api.model
+    def _worker_backlog(self):
+        """``(due count, oldest due time, its age in seconds)`` over every endpoint, for the worker's health."""
+        backlog = self._due_backlog().values()
+        if not backlog:
+            return 0, None, None
+        oldest = min(backlog, key=lambda row: row[1])
+        return sum(row[0] for row in backlog), oldest[1], oldest[2]
+
+    @api.model
+    def _late_endpoint_ids(self, seconds):
+        return [endpoint_id for endpoint_id, (_count, _oldest, age) in self._due_backlog().items() if age > seconds]
 
     def _prepare_requests(self):
         """Everything each attempt needs, read from the database before sending (no ORM in threads)."""
@@ -352,6 +526,7 @@ class IntegrationWebhookDelivery(models.Model):
         if self.filtered(lambda d: d.state == "failed" and d.claimed_until and d.claimed_until > now):
             # its outcome, about to be stored, would overwrite the fresh schedule
             raise UserError(_("A worker is sending this delivery right now: retry it once its attempt is over."))
+        self.endpoint_id._check_sendable()
         self.write({"state": "pending", "attempt_count": 0, "next_attempt_at": now})
         self.env["integration.worker"]._trigger()
 
@@ -359,6 +534,7 @@ class IntegrationWebhookDelivery(models.Model):
         """Queue the same event (same webhook-id and body) again, e.g. for a receiver that lost it."""
         self.check_access("read")
         self.browse().check_access("create")
+        self.endpoint_id._check_sendable()
         replays = self.browse()
         for delivery in self:
             replays |= delivery.copy({

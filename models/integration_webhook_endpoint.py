@@ -31,6 +31,18 @@ def handle(body: bytes, headers: dict) -> int:
 '''
 
 
+def _format_age(seconds):
+    """``12 s``, ``4 min``, ``3 h 05 min``, ``2 d 4 h``: how long something has waited."""
+    seconds = int(max(seconds, 0))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
 class IntegrationWebhookEndpoint(models.Model):
     """A receiver of outgoing webhooks: where to send, how to sign and how hard to retry."""
 
@@ -65,6 +77,17 @@ class IntegrationWebhookEndpoint(models.Model):
         default=10.0,
         help="Seconds one attempt may take in all (connect, send, answer); at most 120. A slower "
              "answer counts as a failed attempt and is retried.")
+    max_in_flight = fields.Integer(
+        string="Max Attempts in Flight", default=16,
+        help="Attempts to this endpoint running at once, all workers and servers together (1-256). An endpoint "
+             "that answers slowly or times out holds at most this many of the workers' sending threads, so "
+             "the other endpoints keep their throughput; raise it for a fast receiver that must take more "
+             "than this many deliveries per round trip.")
+    send_on_neutralized = fields.Boolean(
+        string="Enabled on this Copy", copy=False,
+        help="This database is a neutralized copy (odoo neutralize, Odoo.sh staging): nothing is sent from it "
+             "except to endpoints enabled here with 'Enable on this copy'. Neutralizing a database clears it.")
+    database_neutralized = fields.Boolean(compute="_compute_database_neutralized")
     retry_schedule = fields.Char(
         default=wd.DEFAULT_RETRY_SCHEDULE, required=True,
         help="Seconds to wait before each attempt; the number of entries is the number of attempts.")
@@ -87,6 +110,13 @@ class IntegrationWebhookEndpoint(models.Model):
     pending_count = fields.Integer(compute="_compute_health", help="Deliveries waiting for a (re)try.")
     dead_count = fields.Integer(
         compute="_compute_health", help="Deliveries of the last 7 days that failed their last attempt.")
+    oldest_due_at = fields.Datetime(
+        string="Oldest Due", compute="_compute_backlog",
+        help="When the oldest delivery that may be sent now came due (held back only by the workers).")
+    oldest_due_age = fields.Char(
+        string="Due For", compute="_compute_backlog",
+        help="How long the oldest due delivery has been waiting for a worker. Above the alarm threshold "
+             "(integration_suite.worker_alarm_minutes) the responsible user gets an activity.")
     sample_payload = fields.Text(
         compute="_compute_sample_payload",
         help="The body this endpoint's first action would send now for an existing record "
@@ -116,6 +146,11 @@ class IntegrationWebhookEndpoint(models.Model):
     def _check_timeout(self):
         if any(not 0 < endpoint.timeout <= 120 for endpoint in self):
             raise ValidationError(_("The timeout must be between 0 and 120 seconds."))
+
+    @api.constrains("max_in_flight")
+    def _check_max_in_flight(self):
+        if any(not 1 <= endpoint.max_in_flight <= 256 for endpoint in self):
+            raise ValidationError(_("Max Attempts in Flight must be between 1 and 256."))
 
     @api.constrains("headers")
     def _check_headers(self):
@@ -173,6 +208,16 @@ class IntegrationWebhookEndpoint(models.Model):
             endpoint.pending_count = pending
             endpoint.dead_count = dead
             endpoint.last_error = errors.get(endpoint.id, False)
+
+    def _compute_database_neutralized(self):
+        self.database_neutralized = self.env["integration.worker"]._database_neutralized()
+
+    def _compute_backlog(self):
+        backlog = self.env["integration.webhook.delivery"]._due_backlog(self.ids) if self.ids else {}
+        for endpoint in self:
+            _count, oldest, age = backlog.get(endpoint.id, (0, False, None))
+            endpoint.oldest_due_at = oldest
+            endpoint.oldest_due_age = _format_age(age) if age is not None else False
 
     @api.depends("payload_format", "action_ids")
     def _compute_sample_payload(self):
@@ -257,6 +302,7 @@ class IntegrationWebhookEndpoint(models.Model):
         self.check_access("write")
         self.env["integration.webhook.delivery"].check_access("create")
         self.ensure_one()
+        self._check_sendable()
         delivery = self.env["integration.webhook.delivery"]._enqueue(
             self, {"_model": self._name, "_id": self.id, "_action": "test", "test": True},
             model=self._name, res_id=self.id, event_type="webhook.test")
@@ -266,6 +312,25 @@ class IntegrationWebhookEndpoint(models.Model):
             "res_id": delivery.id,
             "view_mode": "form",
         }
+
+    def _check_sendable(self):
+        """Refuse to queue anything by hand for an endpoint that a neutralized copy does not serve."""
+        if self.filtered(lambda endpoint: not endpoint.send_on_neutralized) \
+                and self.env["integration.worker"]._database_neutralized():
+            raise UserError(_(
+                "This database is neutralized (a staging or test copy made with odoo neutralize): nothing is "
+                "sent from it. Point the endpoint at a test receiver and press 'Enable on this copy' first."))
+
+    def action_enable_on_neutralized(self):
+        """On a neutralized copy, let this endpoint send again: the explicit step neutralization asks for."""
+        if not self.env.is_system():
+            raise AccessError(_("Only administrators can enable an endpoint on a neutralized database."))
+        self.check_access("write")
+        self.write({"send_on_neutralized": True, "active": True})
+        for endpoint in self:
+            endpoint.message_post(body=_(
+                "Enabled on this neutralized copy: deliveries are sent to %s again.", endpoint.url))
+        return True
 
     def action_view_deliveries(self):
         self.check_access("read")
