@@ -55,6 +55,14 @@ def search_count_no_header(session, srv):
     search_count_call(session, srv, database_header=False)
 
 
+def jsonrpc_count_call(session, srv):
+    res = session.post(f"{srv.url}/jsonrpc", timeout=30, json={
+        "jsonrpc": "2.0", "method": "call", "id": 1, "params": {
+            "service": "object", "method": "execute_kw",
+            "args": [srv.db, 2, srv.key, "res.partner", "search_count", [[]]]}})
+    assert "result" in res.json(), res.text
+
+
 def jsonrpc_call(session, srv):
     res = session.post(f"{srv.url}/jsonrpc", timeout=30, json={
         "jsonrpc": "2.0", "method": "call", "id": 1, "params": {
@@ -73,7 +81,8 @@ def main():
             for _ in range(20):
                 json2_call(s, srv), jsonrpc_call(s, srv)
         doors = [("json2", json2_call), ("jsonrpc", jsonrpc_call), ("json2_no_header", json2_call_no_header),
-                 ("floor", floor_call), ("count", search_count_call), ("count_no_header", search_count_no_header)]
+                 ("floor", floor_call), ("count", search_count_call), ("count_no_header", search_count_no_header),
+                 ("jsonrpc_count", jsonrpc_count_call)]
         totals = {name: [] for name, _call in doors}
         for r in range(ROUNDS):
             for name, call in doors[r % len(doors):] + doors[:r % len(doors)]:
@@ -88,8 +97,10 @@ def main():
         print(f"floor GET /web/version (X-Odoo-Database)             : {rate['floor']:8.1f} calls/s")
         print(f"JSON/2 search_count (X-Odoo-Database)                : {rate['count']:8.1f} calls/s")
         print(f"JSON/2 search_count without X-Odoo-Database          : {rate['count_no_header']:8.1f} calls/s")
+        print(f"JSON-RPC /jsonrpc execute_kw search_count             : {rate['jsonrpc_count']:8.1f} calls/s")
         print(f"ratio JSON/2 search_count / floor                    : {rate['count'] / rate['floor']:8.2f}   "
               "(target >= 0.67)")
+        print(f"ratio JSON-RPC search_count / floor (18.0's own door): {rate['jsonrpc_count'] / rate['floor']:8.2f}")
         print(f"ratio search_count without the header / with it      : "
               f"{rate['count_no_header'] / rate['count']:8.2f}   (target >= 0.9)")
         print(f"({ROUNDS} rotating rounds of {SECONDS:.0f}s, {CLIENTS} keep-alive clients, 2 Odoo workers)")
