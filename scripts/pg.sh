@@ -61,10 +61,19 @@ start() {
   else
     bindir=$(find_bindir)
     if ! as_pg test -x "$bindir/postgres"; then
-      # the server user cannot reach the binaries (an embedded PostgreSQL under /root): a copy
-      cp -a "$(dirname "$bindir")" "$home/pginstall"
-      chmod -R a+rX "$home/pginstall"
-      bindir=$home/pginstall/bin
+      # the server user cannot reach the binaries (an embedded PostgreSQL under /root): a copy,
+      # with the package's libraries when a wheel keeps them beside it (reached by a relative RPATH)
+      local install pkg
+      install=$(dirname "$bindir") pkg=$(dirname "$(dirname "$bindir")")
+      mkdir -p "$home/pgcopy"
+      if [ -d "$pkg.libs" ]; then
+        cp -a "$pkg" "$pkg.libs" "$home/pgcopy/"
+        bindir=$home/pgcopy/$(basename "$pkg")/$(basename "$install")/bin
+      else
+        cp -a "$install" "$home/pgcopy/"
+        bindir=$home/pgcopy/$(basename "$install")/bin
+      fi
+      chmod -R a+rX "$home/pgcopy"
     fi
     echo "$bindir" >"$home/bindir"
   fi
