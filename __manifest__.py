@@ -25,6 +25,7 @@
         "views/base_automation_views.xml",
         "views/integration_activity_report_views.xml",
         "views/integration_legacy_client_views.xml",
+        "views/integration_trace_views.xml",
         "views/integration_menus.xml",
     ],
     "demo": [

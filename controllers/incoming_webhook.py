@@ -26,6 +26,7 @@ class IncomingWebhookController(BaseAutomationController):
                 raise MethodNotAllowed(ALLOWED_METHODS)
             return super().call_webhook_http(rule_uuid, **kwargs)
         request_id = uuid4().hex
+        request.integration_webhook_request_id = request_id  # what the deliveries its actions queue point back to
         headers = [("X-Request-Id", request_id)]
         if httprequest.method not in ALLOWED_METHODS:
             return json_response(request, {"status": "error", "error": "method not allowed"}, 405,

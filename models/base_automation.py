@@ -27,6 +27,7 @@ from odoo.tools import SQL, safe_eval
 
 from ..dispatch import check_secret_access, dumps, error_status
 from ..http_database import read_capped_body
+from ..tools import trace_context
 from ..tools.webhook_delivery import new_secret
 from ..tools.webhook_signatures import (
     HMAC_PRESETS,
@@ -597,6 +598,7 @@ class BaseAutomation(models.Model):
             "payload_truncated": truncated,
             "dedupe_key": dedupe_key,
             "user_id": user.id if user else None,
+            "trace_id": trace_context.current(self.env.context, request)[0],
             "state": "done",
             **values,
         }

@@ -10,6 +10,7 @@ import psycopg2.errors
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import trace_context
 from .base_automation import TRANSIENT_ERRORS
 from .integration_worker import WorkerPump
 
@@ -94,6 +95,12 @@ class IntegrationWebhookCall(models.Model):
     replay_of_id = fields.Many2one("integration.webhook.call", readonly=True, ondelete="set null",
                                    help="The call whose payload this Replay ran again.")
     dry_run_report = fields.Text(readonly=True, help="What the last Dry Run would have written (rolled back).")
+    trace_id = fields.Char(string="Trace ID", readonly=True, index=True, copy=False,
+                           help="The W3C trace of the call: from the sender's traceparent header, or started here. "
+                                "The deliveries its actions queued send it on.")
+    delivery_ids = fields.One2many("integration.webhook.delivery", compute="_compute_delivery_ids",
+                                   string="Deliveries", help="The outgoing deliveries this call's actions queued.")
+    delivery_count = fields.Integer(compute="_compute_delivery_ids", string="Deliveries Queued")
 
     def init(self):
         # the rate limit counts a rule's recent calls
@@ -249,12 +256,31 @@ class IntegrationWebhookCall(models.Model):
         count, oldest, age = self.env.cr.fetchone()
         return count, oldest, None if age is None else float(age)
 
+    def _compute_delivery_ids(self):
+        Delivery = self.env["integration.webhook.delivery"]  # noqa: N806 - a model
+        refs = [call.request_id for call in self if call.request_id]
+        deliveries = Delivery.search([("cause", "=", "incoming"), ("cause_ref", "in", refs)]) if refs else Delivery
+        for call in self:
+            call.delivery_ids = deliveries.filtered(lambda delivery, call=call: delivery.cause_ref == call.request_id)
+            call.delivery_count = len(call.delivery_ids)
+
+    def action_view_deliveries(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("integration_suite.action_integration_webhook_delivery")
+        action["domain"] = [("id", "in", self.delivery_ids.ids)]
+        action["context"] = {}
+        return action
+
     def _run_queued(self):
-        """One attempt; transient database errors are retried later with an exponential backoff."""
+        """One attempt; transient database errors are retried later with an exponential backoff.
+
+        The actions run in the call's trace: the deliveries they queue link back to it.
+        """
         self.ensure_one()
         self.attempts += 1
         try:
-            self._run_stored()
+            self.with_context(integration_trace=(self.trace_id or trace_context.new_trace_id(), "01", "incoming",
+                                                 self.request_id))._run_stored()
         except TRANSIENT_ERRORS as exc:
             if self.attempts < MAX_ATTEMPTS:
                 self.next_attempt_at = fields.Datetime.now() + timedelta(seconds=2 ** self.attempts)

@@ -6,11 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, http, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, str2bool
 
 from ..dispatch import dumps
+from ..tools import trace_context
 from ..tools import webhook_delivery as wd
 from .integration_worker import WorkerPump
 
@@ -186,6 +187,20 @@ class IntegrationWebhookDelivery(models.Model):
         compute="_compute_neutralization_blocked",
         help="This database is a neutralized copy and the endpoint is not enabled on it: nothing is sent.")
 
+    # W3C Trace Context: what caused this delivery (tools/trace_context.py)
+    trace_id = fields.Char(string="Trace ID", readonly=True, index=True, copy=False,
+                           help="The W3C trace this delivery belongs to: received on the JSON/2 call or incoming "
+                                "webhook that caused it (traceparent header), or started there.")
+    traceparent = fields.Char(readonly=True, copy=False, help="The traceparent header sent to the receiver.")
+    cause = fields.Selection(trace_context.CAUSES, readonly=True, copy=False,
+                             help="What queued this delivery; the user is its creator.")
+    cause_ref = fields.Char(string="Cause Request", readonly=True, index=True, copy=False,
+                            help="The request that queued it: the incoming call's request id, or the JSON/2 or "
+                                 "web client request.")
+    cause_call_id = fields.Many2one("integration.webhook.call", string="Incoming Call",
+                                    compute="_compute_cause_call_id",
+                                    help="The incoming webhook call whose actions queued this delivery.")
+
     _sql_constraints = [
         ("attempt_count_positive", "CHECK(attempt_count >= 0)", "Attempts cannot be negative."),
     ]
@@ -231,16 +246,21 @@ class IntegrationWebhookDelivery(models.Model):
 
         A plain INSERT: this runs inside the user's transaction for every event, and the ORM's
         create (defaults, cache, recomputations) would cost more than everything else it does.
+        The delivery joins the trace of the request (or queued call) that causes it.
         """
+        trace_id, flags, cause, cause_ref = trace_context.current(self.env.context, http.request)
         self.env.cr.execute(SQL(
             """INSERT INTO integration_webhook_delivery
                    (endpoint_id, action_id, model, res_id, event_type, webhook_id, payload, state,
-                    attempt_count, next_attempt_at, create_uid, create_date, write_uid, write_date)
+                    attempt_count, next_attempt_at, create_uid, create_date, write_uid, write_date,
+                    trace_id, traceparent, cause, cause_ref)
                VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', 0,
-                       now() at time zone 'UTC', %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
+                       now() at time zone 'UTC', %s, now() at time zone 'UTC', %s, now() at time zone 'UTC',
+                       %s, %s, %s, %s)
                RETURNING id""",
             endpoint.id, action.id if action else None, model, res_id, event_type, wd.new_message_id(),
             self._render(endpoint, data, event_type), self.env.uid, self.env.uid,
+            trace_id, trace_context.traceparent(trace_id, trace_context.new_span_id(), flags), cause, cause_ref,
         ))
         delivery = self.browse(self.env.cr.fetchone()[0])
         if "integration_webhook_wake" not in self.env.cr.precommit.data:
@@ -248,6 +268,21 @@ class IntegrationWebhookDelivery(models.Model):
             self.env.cr.precommit.data["integration_webhook_wake"] = True
             self.env.cr.precommit.add(self.env["integration.worker"]._trigger)
         return delivery
+
+    def _compute_cause_call_id(self):
+        refs = {delivery.cause_ref for delivery in self if delivery.cause == "incoming" and delivery.cause_ref}
+        calls = {call.request_id: call for call in self.env["integration.webhook.call"].search(
+            [("request_id", "in", list(refs))])} if refs else {}
+        for delivery in self:
+            delivery.cause_call_id = calls.get(delivery.cause_ref) if delivery.cause == "incoming" else False
+
+    def action_view_trace(self):
+        """Every delivery of this delivery's trace (what the same JSON/2 call or incoming webhook queued)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("integration_suite.action_integration_webhook_delivery")
+        action["domain"] = [("trace_id", "=", self.trace_id)]
+        action["context"] = {}
+        return action
 
     # ------------------------------------------------------------------ worker
 
@@ -440,6 +475,7 @@ class IntegrationWebhookDelivery(models.Model):
                     "webhook-timestamp": str(timestamp),
                     "webhook-signature": wd.signature_header(secrets, delivery.webhook_id, timestamp,
                                                              delivery.payload),
+                    **({"traceparent": delivery.traceparent} if delivery.traceparent else {}),
                 },
             })
         return requests_

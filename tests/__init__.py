@@ -8,4 +8,5 @@ from . import test_ui_tours
 from . import test_security
 from . import test_legacy_api
 from . import test_metrics
+from . import test_tracing
 from . import test_worker
