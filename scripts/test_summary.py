@@ -9,7 +9,7 @@ Odoo test or no tour ran. Other skips are listed with their reasons (pytest's -r
 import sys
 import xml.etree.ElementTree as ET
 
-TOURS = "tests.test_ui_tours."
+TOURS = "tests.test_ui_tours.TestUiTours."
 
 
 def main(report, status, narrowed=False):

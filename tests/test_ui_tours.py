@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, TransactionCase, tagged
 
 from .common import start_receiver
 
@@ -97,3 +97,16 @@ class TestUiTours(HttpCase):
         response = self.hook(rule, json.dumps({"_model": "res.partner", "_id": self.partner.id}))
         self.assertEqual(response.status_code, 200, response.text)
         self.start_tour("/odoo?debug=1", "integration_suite_dashboard_tour", login="admin")
+
+
+class TestAppsPage(TransactionCase):
+    def test_module_page_is_the_html_description_with_its_icon(self):
+        """The Apps page shows static/description/index.html: README.md (Markdown) is then never
+        rendered as reStructuredText, which gave a docutils error per Markdown construct."""
+        module = self.env["ir.module.module"].search([("name", "=", "integration_suite")])
+        page = module.description_html
+        self.assertIn("Quick start", page)
+        self.assertIn("<h2", page)
+        self.assertNotIn("System Message", page)
+        self.assertNotIn("```", page)
+        self.assertEqual(module.icon, "/integration_suite/static/description/icon.png")
