@@ -127,11 +127,14 @@ def read_capped_body(httprequest, cap):
     where ``get_data()`` and the form parser find them, so later readers never read further.
     """
     wrapped = httprequest._HTTPRequest__wrapped  # the werkzeug request: only it has the input stream
+    if hasattr(wrapped, "integration_capped_body"):  # a request retried after a concurrency error
+        return wrapped.integration_capped_body
     length = wrapped.content_length
     data = b"" if length is not None and length > cap else wrapped.stream.read(cap + 1)
     too_large = (length is not None and length > cap) or len(data) > cap
     wrapped._cached_data = b"" if too_large else data
-    return None if too_large else data
+    wrapped.integration_capped_body = None if too_large else data
+    return wrapped.integration_capped_body
 
 
 def addon_installed(request):

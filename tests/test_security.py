@@ -295,3 +295,57 @@ class TestDocBearerEdges(IntegrationHttpCase):
         self.assertIn("/json/2/res.partner/search_read", first.json()["paths"])
         self.assertNotIn("/json/2/ir.config_parameter/get_param", first.json()["paths"])
         self.assertIn("/json/2/ir.config_parameter/get_param", admin.json()["paths"])
+
+
+# what PostgreSQL raises on a concurrent update under REPEATABLE READ; Odoo retries the request
+SERIALIZATION_FAILURE = "DO $$BEGIN RAISE EXCEPTION 'concurrent update' USING ERRCODE = 'serialization_failure'; END$$"
+
+
+@tagged("post_install", "-at_install")
+class TestRetriedRequests(IntegrationHttpCase):
+    def test_a_call_retried_after_a_concurrency_error_keeps_its_body(self):
+        """18.0 retries a request whose transaction hit a serialization failure: the body read
+        by the first attempt must still be there for the second (it was read from the socket)."""
+        from unittest import mock
+
+        from ..models.base_automation import BaseAutomation
+
+        partner = self.env["res.partner"].create({"name": "Retried"})
+        rule = make_webhook_rule(self.env, COUNT_RUNS)
+        original = BaseAutomation._webhook_execute
+        attempts = []
+
+        def flaky(rule, payload, user=None):
+            attempts.append(payload)
+            if len(attempts) == 1:
+                rule.env.cr.execute(SERIALIZATION_FAILURE)
+            return original(rule, payload, user)
+
+        with mock.patch.object(BaseAutomation, "_webhook_execute", flaky), mute_logger("odoo.service.model", "odoo.sql_db"):
+            response = requests.post(f"{self.base_url()}/web/hook/{rule.webhook_uuid}", timeout=60,
+                                     json={"_model": "res.partner", "_id": partner.id})
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(len(attempts), 2)
+        self.assertEqual(attempts[1], {"_model": "res.partner", "_id": partner.id})
+        partner.invalidate_recordset()
+        self.assertEqual(partner.ref, "1")
+
+    def test_a_json2_call_retried_after_a_concurrency_error_keeps_its_body(self):
+        from unittest import mock
+
+        from ..dispatch import methods
+
+        original = methods.call
+        bodies = []
+
+        def flaky(env, model_name, method_name, ids=(), kwargs=None, context=None):
+            bodies.append(kwargs)
+            if len(bodies) == 1:
+                env.cr.execute(SERIALIZATION_FAILURE)
+            return original(env, model_name, method_name, ids=ids, kwargs=kwargs, context=context)
+
+        with mock.patch.object(dispatch, "call", flaky), mute_logger("odoo.service.model", "odoo.sql_db"):
+            res = self.call("res.partner", "search_count", {"domain": [["id", "=", self.admin.partner_id.id]]})
+        self.assertEqual(res.status_code, 200, res.text)
+        self.assertEqual(res.json(), 1)
+        self.assertEqual(bodies[0], bodies[1])
