@@ -64,8 +64,10 @@ def main():
         busy = trivial_latency(srv, key, during=4)
     print(f"openapi.json for a plain user: {size / 1e6:.1f} MB")
     print(f"  first call of a fresh server process  : {first * 1000:8.0f} ms")
-    print(f"  re-rendered after a cache clear       : {statistics.median(rendered) * 1000:8.0f} ms (median of {ROUNDS})")
-    print(f"  served from the cache                 : {statistics.median(cached) * 1000:8.0f} ms (median of {len(cached)})")
+    print(f"  re-rendered after a cache clear       : {statistics.median(rendered) * 1000:8.0f} ms "
+          f"(median of {ROUNDS})")
+    print(f"  served from the cache                 : {statistics.median(cached) * 1000:8.0f} ms "
+          f"(median of {len(cached)})")
     print(f"  a trivial JSON/2 call during 4 cold builds (1 worker): {busy * 1000:.0f} ms")
 
 

@@ -85,8 +85,9 @@ def main():
         srv.proc.terminate()  # only the database is used: Odoo runs in this process
         srv.proc.wait(30)
         srv.proc = None
-        import odoo
         from werkzeug.test import Client
+
+        import odoo
 
         odoo.tools.config.parse_config(["-c", str(srv.conf), "--db-filter", f"^{srv.db}$"])
         odoo.service.server.load_server_wide_modules()

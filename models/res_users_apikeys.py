@@ -2,6 +2,7 @@ import hashlib
 import re
 
 from odoo import models, tools
+
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
 # what a bearer token can look like: visible ASCII, bounded (18.0 keys are 40 hex digits)

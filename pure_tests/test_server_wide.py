@@ -27,7 +27,8 @@ BURST = 24
 
 MAKE_KEYS = """
 for login in ("revoked_key", "archived_user"):
-    user = env["res.users"].create({"name": login, "login": login, "groups_id": [(6, 0, [env.ref("base.group_user").id])]})
+    user = env["res.users"].create({"name": login, "login": login,
+                                    "groups_id": [(6, 0, [env.ref("base.group_user").id])]})
     key = env["res.users.apikeys"].with_user(user).sudo()._generate("rpc", "revocation test", None)
     print("KEY", login, user.id, key)
 env.cr.commit()

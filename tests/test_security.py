@@ -321,7 +321,8 @@ class TestRetriedRequests(IntegrationHttpCase):
                 rule.env.cr.execute(SERIALIZATION_FAILURE)
             return original(rule, payload, user)
 
-        with mock.patch.object(BaseAutomation, "_webhook_execute", flaky), mute_logger("odoo.service.model", "odoo.sql_db"):
+        with mock.patch.object(BaseAutomation, "_webhook_execute", flaky), \
+                mute_logger("odoo.service.model", "odoo.sql_db"):
             response = requests.post(f"{self.base_url()}/web/hook/{rule.webhook_uuid}", timeout=60,
                                      json={"_model": "res.partner", "_id": partner.id})
         self.assertEqual(response.status_code, 200, response.text)
