@@ -171,3 +171,18 @@ def test_environment_tools_are_not_the_odoo_python():
     assert sys.prefix != sys.base_prefix
     assert importlib.metadata.version("websocket-client")
     assert shutil.which("odoo", path=str(Path(sys.executable).parent)) == os.environ["INTEGRATION_SUITE_ODOO_BIN"]
+
+
+def test_make_run_checks_its_port_before_any_work(tmp_path):
+    """A taken HTTP port stops `make run` at once, before any environment, cluster or database."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        done = subprocess.run(["bash", ROOT / "scripts/run.sh"], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "RUN_DIR": str(tmp_path / "run"), "HTTP_PORT": str(port)},
+                              check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"Port {port} is already in use: stop what listens there, or choose another "
+                                   "port with HTTP_PORT=8070 make run.")
+    assert not (tmp_path / "run").exists()
