@@ -44,8 +44,8 @@ locate_odoo() {
   local script=
   odoo_python= odoo_run=
   if [ -n "${ODOO_BIN:-}" ]; then
-    [ -f "$ODOO_BIN" ] || die "ODOO_BIN=$ODOO_BIN: no such file."
-    script=$ODOO_BIN
+    script=$(command -v "$ODOO_BIN" || true)
+    [ -n "$script" ] || die "ODOO_BIN=$ODOO_BIN: no such command."
   else
     script=$(command -v odoo || true)
     [ "$script" = "$odoo_wrapper" ] && script=
