@@ -44,7 +44,7 @@ locate_odoo() {
   local script=
   odoo_python= odoo_run=
   if [ -n "${ODOO_BIN:-}" ]; then
-    script=$(command -v "$ODOO_BIN" || true)
+    script=$(command -v "$ODOO_BIN" || { [ -f "$ODOO_BIN" ] && echo "$ODOO_BIN"; } || true)
     [ -n "$script" ] || die "ODOO_BIN=$ODOO_BIN: no such command."
   else
     script=$(command -v odoo || true)
