@@ -11,8 +11,9 @@ run:
 stop:
 	bash scripts/stop.sh
 
+# ARGS go to pytest, e.g. make test ARGS='-k json2'
 test:
-	bash scripts/test.sh
+	bash scripts/test.sh $(ARGS)
 
 lint:
 	bash scripts/lint.sh
