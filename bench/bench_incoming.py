@@ -11,6 +11,7 @@
 Rounds alternate the two sides so that drift hits both alike; each round runs CLIENTS keep-alive
 client threads for SECONDS and counts answered calls.
 """
+import itertools
 import json
 import os
 import sys
@@ -41,14 +42,14 @@ SCHEMA = {
 STOCK_DB = "stock_bench"
 ONE_FIELD = """
 import json
-partner = env["res.partner"].create({"name": "bench webhook target"})
+partners = env["res.partner"].create([{"name": "bench webhook target %%d" %% i} for i in range(%(clients)d)])
 model = env.ref("base.model_res_partner")
 rule = env["base.automation"].create({"name": "bench one field", "model_id": model.id, "trigger": "on_webhook"})
 env["ir.actions.server"].create({"name": "write one field", "model_id": model.id, "state": "code",
                                  "code": "record.write({'ref': 'hook'})", "base_automation_id": rule.id,
                                  "usage": "base_automation"})
 env.cr.commit()
-print("SETUP=" + json.dumps({"partner": partner.id, "uuid": rule.webhook_uuid}))
+print("SETUP=" + json.dumps({"partners": partners.ids, "uuid": rule.webhook_uuid}))
 """
 SETUP = """
 import json
@@ -72,11 +73,16 @@ print("SETUP=" + json.dumps({"partner": partner.id, **uuids}))
 
 
 def hook_throughput(srv, uuid_, body, headers_pool, db=None):
+    """Calls/s to a rule; ``body`` may be a list with one body per client thread, so that each
+    client writes its own record (two writers of one row get serialization retries instead)."""
     host = srv.host_headers(db or srv.db)
+    bodies, local, clients = (body if isinstance(body, list) else [body]), threading.local(), itertools.count()
 
     def post(session):
+        if not hasattr(local, "body"):
+            local.body = bodies[next(clients) % len(bodies)]
         headers = {"Content-Type": "application/json", **host, **(next(headers_pool) if headers_pool else {})}
-        res = session.post(f"{srv.url}/web/hook/{uuid_}", data=body, headers=headers, timeout=30)
+        res = session.post(f"{srv.url}/web/hook/{uuid_}", data=local.body, headers=headers, timeout=30)
         assert res.status_code == 200 and res.json() == {"status": "ok"}, (res.status_code, res.text)
 
     return throughput(post, CLIENTS, SECONDS)
@@ -117,8 +123,10 @@ def alternate(measures):
 def main():
     with BenchServer(workers=2, extra_args=["--load=base,web,integration_suite"], db_filter="^%d$",
                      extra_dbs={STOCK_DB: "base_automation"}) as srv:
-        one = {"addon": setup(srv, ONE_FIELD), "stock": setup(srv, ONE_FIELD, db=STOCK_DB)}
-        bodies = {side: json.dumps({"_model": "res.partner", "_id": one[side]["partner"]}).encode() for side in one}
+        code = ONE_FIELD % {"clients": CLIENTS}
+        one = {"addon": setup(srv, code), "stock": setup(srv, code, db=STOCK_DB)}
+        bodies = {side: [json.dumps({"_model": "res.partner", "_id": partner}).encode()
+                         for partner in one[side]["partners"]] for side in one}
         sides = {"addon": srv.db, "stock": STOCK_DB}
         for side, db in sides.items():  # warm both databases (registries, caches)
             hook_throughput(srv, one[side]["uuid"], bodies[side], None, db=db)
