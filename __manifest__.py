@@ -34,6 +34,11 @@
     "assets": {
         "web.assets_backend": [
             "integration_suite/static/src/**/*",
+            ("remove", "integration_suite/static/src/worker_status_reports/**/*"),
+        ],
+        # the graph and pivot views are loaded lazily: so are their worker-state renderers
+        "web.assets_backend_lazy": [
+            "integration_suite/static/src/worker_status_reports/**/*",
         ],
         "web.assets_tests": [
             "integration_suite/static/tests/tours/**/*",

@@ -48,13 +48,14 @@ def _post(request):
 
 
 class _DeliveryPump(WorkerPump):
-    """The outbox's share of a worker run: a stream of attempts, never more than ``capacity`` at once.
+    """The outbox's share of a worker run: a stream of attempts, ``capacity`` of them running at once.
 
-    Whenever a quarter of the capacity is free it claims more due deliveries (leased, at most
-    each endpoint's ``max_in_flight`` across all workers) and hands them to its sending threads;
-    finished attempts are stored and committed together as they come back. No attempt waits
-    for another: an endpoint that times out holds only its own capped share of the threads while
-    the other endpoints' deliveries keep flowing.
+    It keeps up to one and a half times ``capacity`` claimed (the rest wait their turn in its
+    sending threads' queue, so the threads never wait for the database) and claims more whenever
+    a quarter of ``capacity`` is missing — leased, at most each endpoint's ``max_in_flight``
+    across all workers; finished attempts are stored and committed together as they come back.
+    No attempt waits for another: an endpoint that times out holds only its capped share of the
+    threads while the other endpoints' deliveries keep flowing.
     """
 
     def __init__(self, deliveries):
@@ -64,6 +65,7 @@ class _DeliveryPump(WorkerPump):
             self.capacity = min(max(int(concurrency), 1), MAX_CONCURRENCY)
         except ValueError:
             self.capacity = DEFAULT_CONCURRENCY
+        self.target = self.capacity + self.capacity // 2
         self.executor = None
         self.futures = {}  # future -> delivery id
         self.claim_after = 0.0
@@ -75,24 +77,26 @@ class _DeliveryPump(WorkerPump):
 
     def step(self, claim=True):
         worked = self._store_finished()
-        free = self.capacity - len(self.futures)
-        if claim and time.monotonic() >= self.claim_after and (
-                free >= max(self.capacity // CLAIM_SHARE, 1) or not self.futures):
-            worked = self._claim_and_send(free) > 0 or worked
+        if claim and time.monotonic() >= self.claim_after and self._room():
+            worked = self._claim_and_send(self.target - len(self.futures)) > 0 or worked
         return worked
 
     def drain(self, limit):
         """Claim and send until nothing more is due now or ``limit`` were claimed; all outcomes stored."""
         claim = True
         while True:
-            if claim and self.claimed < limit and len(self.futures) < self.capacity:
-                claim = self._claim_and_send(min(self.capacity - len(self.futures), limit - self.claimed)) > 0
+            if claim and self.claimed < limit and self._room():
+                claim = self._claim_and_send(min(self.target - len(self.futures), limit - self.claimed)) > 0
                 if claim:
                     continue
             if not self.futures:
                 return self.processed
             self.wait(None)
             claim = self._store_finished() or claim
+
+    def _room(self):
+        """Claim only when a quarter of the capacity is missing (or nothing is in flight)."""
+        return not self.futures or self.target - len(self.futures) >= max(self.capacity // CLAIM_SHARE, 1)
 
     def wait(self, timeout):
         done, pending = wait_futures(list(self.futures), timeout, FIRST_COMPLETED)
@@ -206,13 +210,16 @@ class IntegrationWebhookDelivery(models.Model):
     ]
 
     def init(self):
-        # the worker's queries: due rows (all endpoints, then per endpoint), the per-record ordering
-        # lookup, and the leases in flight that count against an endpoint's cap
+        # the worker's queries: due rows per endpoint, the per-record ordering lookup (which must not
+        # use the former: a probe walking an endpoint's whole queue per candidate, hence its
+        # next_attempt_at predicate), and the leases in flight that count against an endpoint's cap.
+        # The due rows of all endpoints in one index (18.0.1.0.0) let a stale plan walk every other
+        # endpoint's backlog for each claim: gone.
         self.env.cr.execute("""
-            CREATE INDEX IF NOT EXISTS integration_webhook_delivery_due_idx
-                ON integration_webhook_delivery (next_attempt_at, id) WHERE state IN ('pending', 'failed');
+            DROP INDEX IF EXISTS integration_webhook_delivery_due_idx;
             CREATE INDEX IF NOT EXISTS integration_webhook_delivery_endpoint_due_idx
-                ON integration_webhook_delivery (endpoint_id, next_attempt_at, id) WHERE state IN ('pending', 'failed');
+                ON integration_webhook_delivery (endpoint_id, next_attempt_at, id)
+                WHERE state IN ('pending', 'failed') AND next_attempt_at IS NOT NULL;
             CREATE INDEX IF NOT EXISTS integration_webhook_delivery_record_idx
                 ON integration_webhook_delivery (endpoint_id, model, res_id, id)
                 WHERE state IN ('pending', 'failed');
@@ -293,19 +300,22 @@ class IntegrationWebhookDelivery(models.Model):
     # anti-join, a burst of fresh rows (statistics not analysed yet) gets planned as a full scan
     # of the index for every candidate. SKIP LOCKED: a row another worker is claiming is not
     # waited for and never sent twice. On a neutralized database only the endpoints enabled on
-    # that copy are served.
+    # that copy are served. The ids are gathered first (ARRAY): joined instead, a stale plan may
+    # walk the whole table for the update.
     _CLAIM_QUERY = """
         UPDATE integration_webhook_delivery AS leased
            SET claimed_until = clock_timestamp() at time zone 'UTC'
-                               + make_interval(secs => 2 * picked.timeout + 2 * %(slack)s)
-          FROM (
-            SELECT d.id, e.timeout
+                               + make_interval(secs => 2 * lease_endpoint.timeout + 2 * %(slack)s)
+          FROM integration_webhook_endpoint lease_endpoint
+         WHERE lease_endpoint.id = leased.endpoint_id AND leased.id = ANY(ARRAY(
+            SELECT d.id
               FROM integration_webhook_endpoint e
              CROSS JOIN LATERAL (
                 SELECT d.id, d.next_attempt_at
                   FROM integration_webhook_delivery d
                  WHERE d.endpoint_id = e.id
                    AND d.state IN ('pending', 'failed')
+                   AND d.next_attempt_at IS NOT NULL  -- endpoint_due_idx (a volatile bound proves nothing)
                    AND d.next_attempt_at <= clock_timestamp() at time zone 'UTC'
                    AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp() at time zone 'UTC')
                    AND NOT EXISTS (
@@ -317,16 +327,15 @@ class IntegrationWebhookDelivery(models.Model):
                            AND earlier.state IN ('pending', 'failed')
                         OFFSET 0)
                  ORDER BY d.next_attempt_at, d.id
-                 LIMIT GREATEST(e.max_in_flight - (
+                 LIMIT LEAST(%(limit)s, GREATEST(e.max_in_flight - (
                         SELECT count(*) FROM integration_webhook_delivery inflight
                          WHERE inflight.endpoint_id = e.id
                            AND inflight.state IN ('pending', 'failed')
-                           AND inflight.claimed_until >= clock_timestamp() at time zone 'UTC'), 0)
+                           AND inflight.claimed_until >= clock_timestamp() at time zone 'UTC'), 0))
                    FOR UPDATE OF d SKIP LOCKED) AS d
              WHERE e.active AND (NOT %(neutralized)s OR e.send_on_neutralized)
              ORDER BY d.next_attempt_at, d.id
-             LIMIT %(limit)s) AS picked
-         WHERE leased.id = picked.id
+             LIMIT %(limit)s))
         RETURNING leased.id
     """
 

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.modules.neutralize import get_neutralization_queries
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from ..models.integration_webhook_call import _CallPump
 from ..models.integration_webhook_delivery import _DeliveryPump
@@ -246,3 +246,19 @@ class TestWorker(TransactionCase):
         internal = new_test_user(self.env, login="worker_internal", groups="base.group_user")
         with self.assertRaises(AccessError):
             self.Worker.with_user(internal).get_worker_status()
+
+
+@tagged("post_install", "-at_install")
+class TestWorkerStatusScreens(HttpCase):
+    """The worker's state as the administrator sees it, in the browser."""
+
+    def test_dashboard_and_endpoint_list_show_the_worker_state(self):
+        endpoint = self.env["integration.webhook.endpoint"].create({
+            "name": "Tour late endpoint", "url": "https://late.example.com/hook"})
+        delivery = self.env["integration.webhook.delivery"]._enqueue(endpoint, {"n": 1}, "test.record", 1, "test")
+        # late by three days: what the screens show does not change while the browser starts
+        delivery.next_attempt_at = fields.Datetime.now() - timedelta(days=3, minutes=20)
+        self.start_tour("/odoo/action-integration_suite.action_integration_dashboard?debug=1",
+                        "integration_suite_worker_status_tour", login="admin")
+        self.start_tour("/odoo/action-integration_suite.action_integration_webhook_endpoint?debug=1",
+                        "integration_suite_endpoint_backlog_tour", login="admin")

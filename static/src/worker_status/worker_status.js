@@ -2,17 +2,14 @@
 /**
  * The integration worker's state above the Integrations dashboard and the endpoint list: workers
  * active or not, last run, each queue's oldest due job and its age, the last failure of a source.
+ * (The graph and pivot views live in the lazy bundle: see ../worker_status_reports.)
  */
 import { Component, onWillStart } from "@odoo/owl";
 import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
-import { graphView } from "@web/views/graph/graph_view";
-import { GraphRenderer } from "@web/views/graph/graph_renderer";
 import { listView } from "@web/views/list/list_view";
 import { ListRenderer } from "@web/views/list/list_renderer";
-import { pivotView } from "@web/views/pivot/pivot_view";
-import { PivotRenderer } from "@web/views/pivot/pivot_renderer";
 
 export class IntegrationWorkerStatus extends Component {
     static template = "integration_suite.WorkerStatus";
@@ -46,24 +43,9 @@ export class IntegrationWorkerStatus extends Component {
     }
 }
 
-const components = { IntegrationWorkerStatus };
-
 export class WorkerStatusListRenderer extends ListRenderer {
     static template = "integration_suite.WorkerStatusListRenderer";
-    static components = { ...ListRenderer.components, ...components };
+    static components = { ...ListRenderer.components, IntegrationWorkerStatus };
 }
 
-export class WorkerStatusGraphRenderer extends GraphRenderer {
-    static template = "integration_suite.WorkerStatusGraphRenderer";
-    static components = { ...GraphRenderer.components, ...components };
-}
-
-export class WorkerStatusPivotRenderer extends PivotRenderer {
-    static template = "integration_suite.WorkerStatusPivotRenderer";
-    static components = { ...PivotRenderer.components, ...components };
-}
-
-const views = registry.category("views");
-views.add("integration_worker_status_list", { ...listView, Renderer: WorkerStatusListRenderer });
-views.add("integration_worker_status_graph", { ...graphView, Renderer: WorkerStatusGraphRenderer });
-views.add("integration_worker_status_pivot", { ...pivotView, Renderer: WorkerStatusPivotRenderer });
+registry.category("views").add("integration_worker_status_list", { ...listView, Renderer: WorkerStatusListRenderer });
