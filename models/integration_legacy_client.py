@@ -126,8 +126,9 @@ class IntegrationLegacyClient(models.Model):
         self.ensure_one()
         notes = []
         if self.service != "object" or self.rpc_method not in ("execute", "execute_kw"):
-            notes.append(_("%s.%s has no JSON/2 equivalent: JSON/2 authenticates every call with an API key "
-                           "(check it with POST /json/2/res.users/context_get).", self.service, self.rpc_method))
+            notes.append(_("%(service)s.%(method)s has no JSON/2 equivalent: JSON/2 authenticates every call with an "
+                           "API key (check it with POST /json/2/res.users/context_get).",
+                           service=self.service, method=self.rpc_method))
             return False, None, notes
         if self.model_name not in self.env:
             return False, None, [_("The model %s does not exist (any more).", self.model_name)]

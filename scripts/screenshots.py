@@ -2,7 +2,8 @@
 
 Starts a throwaway PostgreSQL + Odoo 18.0 with the addon and its demo data (bench/server.py's
 BenchServer), adds a little live traffic on top of the demo history (a test delivery per endpoint;
-a signed, a repeated and an unsigned call on the demo Standard Webhooks rule), logs in as admin and drives
+a signed, a repeated and an unsigned call on the demo Standard Webhooks rule; a few XML-RPC and
+JSON-RPC calls for the legacy API screens), logs in as admin and drives
 headless Chromium over the DevTools protocol: each screen is shot once its view has rendered.
 """
 import argparse
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
+import xmlrpc.client
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +26,9 @@ from standardwebhooks.webhooks import Webhook
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from server import BenchServer  # noqa: E402 - the throwaway instance the benchmarks use
+
+sys.path.insert(0, str(ROOT / "tools"))
+from api_traffic import FLUSH_SECONDS  # noqa: E402 - how often a process writes its API counts
 
 ECHO_ROUTE = "/integration_suite/demo/echo"
 OUTPUT = ROOT / "static/description/screenshots"
@@ -138,6 +143,32 @@ def add_live_traffic(srv):
     return demo["endpoint"], demo["rule"]
 
 
+LEGACY_CLIENT = """
+key = env["res.users.apikeys"].with_user(env.ref("base.user_admin")).sudo()._generate("rpc", "legacy ERP sync", None)
+env.cr.commit()
+print("KEY=" + key)
+"""
+
+
+def add_legacy_traffic(srv):
+    """Calls over the legacy doors (password and API key), then the wait for the server to write their counts."""
+    key = srv.shell(LEGACY_CLIENT).split("KEY=", 1)[1].split()[0]
+    proxy = xmlrpc.client.ServerProxy(f"{srv.url}/xmlrpc/2/object")
+    for _ in range(3):
+        proxy.execute_kw(srv.db, 2, "admin", "res.partner", "search_read", [[["is_company", "=", True]]],
+                         {"fields": ["name", "email"], "limit": 5})
+    proxy.execute_kw(srv.db, 2, "admin", "res.partner", "write", [[3], {"phone": "+32 2 290 34 90"}])
+    for args in ([[["is_company", "=", True]]], [[["name", "ilike", "deco"]], ["name", "city"]]):
+        requests.post(f"{srv.url}/jsonrpc", timeout=60, headers={"User-Agent": "erp-sync/2.3"}, json={
+            "jsonrpc": "2.0", "method": "call", "params": {
+                "service": "object", "method": "execute_kw",
+                "args": [srv.db, 2, key, "res.partner", "search_count" if len(args) == 1 else "search_read", args]}})
+    time.sleep(FLUSH_SECONDS + 2)  # each process writes its counts every FLUSH_SECONDS
+    out = srv.shell('print("CLIENT=%s" % env["integration.legacy.client"].search('
+                    '[("method", "=", "search_read"), ("auth_kind", "=", "password")], limit=1).id)')
+    return int(out.split("CLIENT=", 1)[1].split()[0])
+
+
 def login_cookie(srv):
     response = requests.post(f"{srv.url}/web/session/authenticate", timeout=60, json={
         "jsonrpc": "2.0", "method": "call",
@@ -159,6 +190,7 @@ def main():
 
     with BenchServer(workers=0, extra_args=["--max-cron-threads=0"], demo=True, api_key=False) as srv:
         endpoint_id, rule_id = add_live_traffic(srv)
+        legacy_client_id = add_legacy_traffic(srv)
         screens = [
             ("endpoint_form", action_url("integration_suite.action_integration_webhook_endpoint", endpoint_id),
              '.o_form_view .o_field_widget[name="url"]', None),
@@ -173,6 +205,10 @@ def main():
              ".o_graph_renderer canvas", None),
             ("dashboard_pivot", action_url("integration_suite.action_integration_dashboard", view_type="pivot"),
              ".o_pivot table", None),
+            ("legacy_clients", action_url("integration_suite.action_integration_legacy_client"),
+             ".o_list_view .o_data_row", None),
+            ("legacy_client_form", action_url("integration_suite.action_integration_legacy_client", legacy_client_id),
+             '.o_form_view .o_field_widget[name="json2_python"]', None),
         ]
         chrome = Chrome(width, height)
         try:
