@@ -140,6 +140,8 @@ TOUR_CASE = '<testcase classname="tests.test_ui_tours.TestUiTours" name="test_to
 SKIPPED_TOUR = ('<testcase classname="tests.test_ui_tours.TestUiTours" name="test_tour">'
                 '<skipped message="websocket-client module is not installed"/></testcase>')
 PURE_CASE = '<testcase classname="pure_tests.test_readme" name="test_b"/>'
+OTHER_SKIPPED_TOUR = ('<testcase classname="tests.test_worker.TestWorkerTour" name="test_tour">'
+                      '<skipped message="Chrome executable not found"/></testcase>')
 
 
 def test_summary_counts_odoo_tests_and_tours(tmp_path):
@@ -152,6 +154,7 @@ def test_summary_counts_odoo_tests_and_tours(tmp_path):
 @pytest.mark.parametrize(("cases", "status", "narrowed", "problem"), [
     ([ODOO_CASE, SKIPPED_TOUR, PURE_CASE], 0, 0, "browser tour SKIPPED"),
     ([ODOO_CASE, SKIPPED_TOUR], 0, 1, "browser tour SKIPPED"),
+    ([ODOO_CASE, TOUR_CASE, OTHER_SKIPPED_TOUR], 0, 0, "browser tour SKIPPED"),
     ([], 5, 1, "no test ran"),
     ([PURE_CASE], 0, 0, "no odoo tests ran"),
     ([ODOO_CASE, PURE_CASE], 0, 0, "no browser tours ran"),
