@@ -84,8 +84,9 @@ class Json2Dispatcher(Dispatcher):
         return dispatch.json_response(self.request, result)
 
     def post_dispatch(self, response):
-        super().post_dispatch(response)
+        result = super().post_dispatch(response)
         traffic.json2_call(self.request, response.status_code)
+        return result
 
     def handle_error(self, exc):
         if isinstance(exc, http.HTTPException) and exc.response:

@@ -31,9 +31,11 @@ pg_user=$(id -un)
 if [ "$(id -u)" = 0 ]; then
   pg_user=${PG_OS_USER:-$(id -u postgres >/dev/null 2>&1 && echo postgres || echo nobody)}
 fi
+# util-linux's runuser lives in sbin, which a minimal PATH (cron, env -i) leaves out
+runuser_bin=$(PATH="$PATH:/usr/sbin:/sbin" command -v runuser || true)
 as_pg() {
   # from /: the server user may not enter the current folder
-  if [ "$(id -un)" = "$pg_user" ]; then "$@"; else (cd / && runuser -u "$pg_user" -- "$@"); fi
+  if [ "$(id -un)" = "$pg_user" ]; then "$@"; else (cd / && "${runuser_bin:-runuser}" -u "$pg_user" -- "$@"); fi
 }
 
 # The folder that holds the cluster: DIR itself, or the one DIR/location names.
