@@ -1,6 +1,5 @@
 import hashlib
 import json
-import logging
 import pprint
 import shlex
 from datetime import date, datetime, time, timezone
@@ -13,8 +12,6 @@ from odoo.tools import SQL
 
 from .. import dispatch
 from ..tools.api_traffic import auth_kinds, credential_digest, traffic
-
-_logger = logging.getLogger(__name__)
 
 DEPRECATION_DATE_PARAM = "integration_suite.legacy_deprecation_date"
 SUNSET_PARAM = "integration_suite.legacy_sunset_date"
