@@ -49,7 +49,7 @@ class LegacyCall:
                 self.kwargs = params[6] if len(params) > 6 else {}
             else:
                 self.args = params[5:]
-            self.uid = uid if isinstance(uid, int) and db == self.db else None
+            self.uid = uid if isinstance(uid, int) and not isinstance(uid, bool) and db == self.db else None
         elif service == "common" and rpc_method in ("login", "authenticate") and len(params) >= 3:
             if params[0] == self.db:
                 self.secret = params[2]
