@@ -35,8 +35,8 @@ def json2_call(session, target):
 
 def main():
     # as a prefork server runs it: the workers share their values, so one scrape sees every call
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="is-bench-metrics-")
-    with BenchServer(workers=2) as srv:
+    with tempfile.TemporaryDirectory(prefix="is-bench-metrics-") as shared, BenchServer(workers=2) as srv:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
         scraper_key = srv.shell(
             'user = env["res.users"].create({"name": "Prometheus", "login": "prometheus", "groups_id": '
             '[(6, 0, [env.ref("base.group_portal").id, env.ref("integration_suite.group_metrics").id])]}); '
