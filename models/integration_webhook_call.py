@@ -220,7 +220,8 @@ class IntegrationWebhookCall(models.Model):
         for _attempt in range(limit):
             self.flush_model()
             try:
-                self.env.cr.execute(self._CLAIM_QUERY, [fields.Datetime.now()])
+                # an expected outcome when workers race (repeatable read): not an error to log
+                self.env.cr.execute(self._CLAIM_QUERY, [fields.Datetime.now()], log_exceptions=False)
             except psycopg2.errors.SerializationFailure:
                 WorkerPump.rollback(self.env)  # another worker finished this row after our snapshot
                 continue

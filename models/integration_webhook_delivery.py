@@ -4,8 +4,6 @@ from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecuto
 from concurrent.futures import wait as wait_futures
 from datetime import datetime, timedelta, timezone
 
-import psycopg2.errors
-
 from odoo import _, api, fields, http, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, str2bool
@@ -119,12 +117,7 @@ class _DeliveryPump(WorkerPump):
         self.futures = {}
 
     def _claim_and_send(self, count):
-        try:
-            claimed = self.model._claim(count)
-        except psycopg2.errors.SerializationFailure:
-            # another worker finished one of these rows after our snapshot: claim afresh later
-            self.rollback(self.model.env)
-            return 0
+        claimed = self.model._claim(count)
         self.backlog = len(claimed) == count
         if len(claimed) < count:
             self.claim_after = time.monotonic() + CLAIM_POLL
@@ -142,6 +135,7 @@ class _DeliveryPump(WorkerPump):
         if not finished:
             return False
         deliveries = self.model.browse([self.futures.pop(future) for future in finished])
+        self.read_committed(self.model.env)  # an operator may have cancelled one meanwhile: it stays so
         deliveries._record_outcomes([future.result() for future in finished])
         self.commit(self.model.env)
         self.processed += len(finished)
@@ -348,9 +342,12 @@ class IntegrationWebhookDelivery(models.Model):
         """Lease up to ``limit`` due deliveries to this worker, commit, and return them.
 
         The lease, not a lock held during the POSTs, keeps other workers away: no transaction
-        stays open while receivers answer. On a neutralized database, what is due for an
-        endpoint not enabled on the copy is cancelled instead, with the reason.
+        stays open while receivers answer. The claim runs in a transaction of its own, in READ
+        COMMITTED: rows leased by another worker after it started are skipped, not failed on.
+        On a neutralized database, what is due for an endpoint not enabled on the copy is
+        cancelled instead, with the reason.
         """
+        WorkerPump.read_committed(self.env)  # leases taken by other workers meanwhile are skipped
         self.flush_model()
         self.env["integration.webhook.endpoint"].flush_model(["active", "timeout", "max_in_flight",
                                                               "send_on_neutralized"])

@@ -139,6 +139,18 @@ class WorkerPump:
             env.cr.commit()  # pylint: disable=invalid-commit
 
     @staticmethod
+    def read_committed(env):
+        """End the transaction; the next one runs in READ COMMITTED, the mode SKIP LOCKED is made for.
+
+        A claim or an outcome then re-reads the rows another worker or an operator changed
+        meanwhile (a lease, a cancellation) instead of failing on them as Odoo's repeatable read
+        would. Not in tests, which never end their transaction.
+        """
+        if not _testing():
+            env.cr.commit()  # pylint: disable=invalid-commit
+            env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
+    @staticmethod
     def rollback(env):
         """Forget a failed step's writes (kept in tests, whose transaction is rolled back anyway)."""
         if not _testing():
