@@ -129,7 +129,7 @@ def plain(act, rec):
 Delivery = env["integration.webhook.delivery"]
 def drain(deadline):
     while time.monotonic() < deadline:
-        if not Delivery._worker_process_batch(100):
+        if not Delivery._worker_process_batch(10000):
             if not Delivery.search_count([("state", "in", ("pending", "failed"))]):
                 return True
             time.sleep(0.2)
