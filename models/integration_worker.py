@@ -222,19 +222,26 @@ class IntegrationWorker(models.AbstractModel):
                 continue
             if not claiming:
                 break
-            dues = [due for due in (pump.next_due() for pump in pumps.values()) if due is not None]
-            wait = max(min(dues, default=self.SHORT_WAIT + 1), 0.0)
+            wait = min(self._next_dues(pumps), default=self.SHORT_WAIT + 1)
             if wait > self.SHORT_WAIT or time.monotonic() + wait >= deadline:
                 break
-            time.sleep(wait + 0.05)
-        dues = []
+            time.sleep(max(wait, 0.0) + 0.05)
         for source, pump in pumps.items():
             self._isolated(source, pump.close)
+        if time.monotonic() >= deadline and any(pump.backlog for pump in pumps.values()):
+            self._trigger()  # the budget ran out, not the work: at once (after this run's commit)
+        elif dues := self._next_dues(pumps):
+            self._trigger(delay=max(min(dues), 0.0))
+
+    @api.model
+    def _next_dues(self, pumps):
+        """The seconds until each source's next job comes due (sources with none left out)."""
+        dues = []
+        for source, pump in pumps.items():
             ok, due = self._isolated(source, pump.next_due)
             if ok and due is not None:
                 dues.append(due)
-        if dues:
-            self._trigger(delay=max(min(dues), 0.0))
+        return dues
 
     @api.model
     def _isolated(self, source, function, *args):

@@ -161,6 +161,21 @@ class TestWorker(TransactionCase):
         self.assertEqual(len(self.env["ir.cron.trigger"].search([("cron_id", "in", self.slots.ids)])), 1,
                          "a wake-up already written is not written twice")
 
+    def test_a_run_out_of_budget_with_work_left_runs_again_at_once(self):
+        self.env["ir.config_parameter"].set_param("integration_suite.worker_concurrency", "2")
+        self.receiver.expect_request("/slow").respond_with_handler(lambda request: time.sleep(0.3) or Response("ok"))
+        self.endpoint.url = self.receiver.url_for("/slow")
+        deliveries = self.queue(self.endpoint, 10)
+        triggers = self.env["ir.cron.trigger"]
+        triggers.search([("cron_id", "in", self.slots.ids)]).unlink()
+        self.Worker.with_context(cron_id=self.slots[0].id)._run(time_budget=0.2)
+        self.assertIn("pending", deliveries.mapped("state"), "the budget ran out before the work")
+        self.assertIn("delivered", deliveries.mapped("state"))
+        first = triggers.search([("cron_id", "=", self.slots[0].id)])
+        self.assertEqual(len(first), 1)
+        self.assertLessEqual(first.call_at, fields.Datetime.now() + timedelta(seconds=1),
+                             "the next run is due at once, not at the next poll")
+
     def test_a_run_that_cannot_keep_up_calls_the_other_workers(self):
         self.assertGreaterEqual(len(self.slots), 2)
         self.env["ir.config_parameter"].set_param("integration_suite.worker_concurrency", "2")
