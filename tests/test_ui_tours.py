@@ -40,7 +40,7 @@ class TestUiTours(HttpCase):
     def test_endpoint_tour_sends_a_signed_test_delivery(self):
         self.receiver.expect_request(PATH, method="POST").respond_with_data("ok")
         url = self.receiver.url_for(PATH)
-        self.start_tour("/odoo?debug=1", "integration_suite_endpoint_tour", login="admin",
+        self.start_tour("/odoo", "integration_suite_endpoint_tour", login="admin",
                         cookies={"integration_suite_tour_receiver": url})
         endpoint = self.env["integration.webhook.endpoint"].search([("name", "=", "Tour receiver")])
         self.assertEqual(endpoint.url, url)
@@ -58,7 +58,7 @@ class TestUiTours(HttpCase):
     def test_incoming_rule_tour_then_signed_call_in_its_log(self):
         # hex digits are valid base64 and safe in a cookie
         secret = "whsec_" + secrets.token_hex(16)
-        self.start_tour("/odoo?debug=1", "integration_suite_incoming_rule_tour", login="admin",
+        self.start_tour("/odoo", "integration_suite_incoming_rule_tour", login="admin",
                         cookies={"integration_suite_tour_secret": secret})
         rule = self.env["base.automation"].search([("name", "=", "Tour incoming contacts")])
         self.assertEqual((rule.model_id.model, rule.trigger, rule.webhook_auth_mode),
@@ -96,7 +96,7 @@ class TestUiTours(HttpCase):
         })
         response = self.hook(rule, json.dumps({"_model": "res.partner", "_id": self.partner.id}))
         self.assertEqual(response.status_code, 200, response.text)
-        self.start_tour("/odoo?debug=1", "integration_suite_dashboard_tour", login="admin")
+        self.start_tour("/odoo", "integration_suite_dashboard_tour", login="admin")
 
 
 class TestAppsPage(TransactionCase):

@@ -1,18 +1,13 @@
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
-/** Settings › Technical › Integrations › Dashboard: the graph and the pivot show real traffic. */
+/** The Integrations app › Dashboard: the graph and the pivot show real traffic. */
 registry.category("web_tour.tours").add("integration_suite_dashboard_tour", {
-    url: "/odoo?debug=1",
+    url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("base.menu_administration", "Open Settings"),
+        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
         {
-            content: "Open the Technical menu",
-            trigger: 'button[data-menu-xmlid="base.menu_custom"]',
-            run: "click",
-        },
-        {
-            content: "Open Integrations › Dashboard",
+            content: "Open Dashboard",
             trigger: 'a[data-menu-xmlid="integration_suite.menu_integrations_dashboard"]',
             run: "click",
         },

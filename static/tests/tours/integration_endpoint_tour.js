@@ -3,21 +3,21 @@ import { cookie } from "@web/core/browser/cookie";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 /**
- * Settings › Technical › Integrations › Outgoing Endpoints: create an endpoint and send a test
+ * Integrations › Outgoing Webhooks › Webhook Endpoints: create an endpoint and send a test
  * event. The receiver URL comes from the Python test (a cookie), so the delivery can really
  * be sent and verified there.
  */
 registry.category("web_tour.tours").add("integration_suite_endpoint_tour", {
-    url: "/odoo?debug=1",
+    url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("base.menu_administration", "Open Settings"),
+        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
         {
-            content: "Open the Technical menu",
-            trigger: 'button[data-menu-xmlid="base.menu_custom"]',
+            content: "Open the Outgoing Webhooks menu",
+            trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_outgoing"]',
             run: "click",
         },
         {
-            content: "Open Integrations › Outgoing Endpoints",
+            content: "Open Outgoing Webhooks › Webhook Endpoints",
             trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_webhook_endpoint"]',
             run: "click",
         },

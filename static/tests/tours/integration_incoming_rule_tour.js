@@ -3,21 +3,21 @@ import { cookie } from "@web/core/browser/cookie";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 /**
- * Settings › Technical › Integrations › Incoming Rules: create an "On webhook" rule on contacts
+ * Integrations › Incoming Webhooks › Incoming Webhook Rules: create an "On webhook" rule on contacts
  * that only accepts Standard Webhooks signed calls. The secret comes from the Python test (a
  * cookie), which then signs a call with it.
  */
 registry.category("web_tour.tours").add("integration_suite_incoming_rule_tour", {
-    url: "/odoo?debug=1",
+    url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("base.menu_administration", "Open Settings"),
+        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
         {
-            content: "Open the Technical menu",
-            trigger: 'button[data-menu-xmlid="base.menu_custom"]',
+            content: "Open the Incoming Webhooks menu",
+            trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_incoming"]',
             run: "click",
         },
         {
-            content: "Open Integrations › Incoming Rules",
+            content: "Open Incoming Webhooks › Incoming Webhook Rules",
             trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_incoming_rule"]',
             run: "click",
         },
