@@ -9,6 +9,9 @@ from ..dispatch import check_secret_access
 from ..tools import webhook_delivery as wd
 
 SECRET_OVERLAP_PARAM = "integration_suite.webhook_secret_overlap_hours"
+# an endpoint failing without a success for this many days is archived (0: never)
+DISABLE_AFTER_PARAM = "integration_suite.webhook_disable_after_days"
+DEFAULT_DISABLE_AFTER_DAYS = 5
 # longer string values (binaries as base64) are cut in the sample payload shown on the form
 SAMPLE_VALUE_CHARS = 120
 VERIFY_SNIPPET = '''# pip install standardwebhooks
@@ -98,6 +101,10 @@ class IntegrationWebhookEndpoint(models.Model):
         help="Native: the body 18.0 sends ({_model, _id, _action} + the action's fields). "
              "Standard Webhooks: the same object under 'data', with 'type' (model.action) and 'timestamp'.")
     delivery_ids = fields.One2many("integration.webhook.delivery", "endpoint_id")
+    failing_since = fields.Datetime(
+        readonly=True, copy=False,
+        help="Every attempt since then failed (set by the first failure, cleared by a success). After "
+             "integration_suite.webhook_disable_after_days days (default 5) the endpoint is archived.")
     action_ids = fields.One2many(
         "ir.actions.server", "webhook_endpoint_id", string="Actions",
         help="'Send Webhook Notification' server actions (and the automation rules running them) that "
@@ -348,3 +355,29 @@ class IntegrationWebhookEndpoint(models.Model):
             note=note,
             user_id=(self.user_id or self.env.ref("base.user_admin")).id,
         )
+
+    @api.model
+    def _disable_failing(self):
+        """Scheduled: archive the active endpoints failing for the configured period, and say so once.
+
+        Archiving clears the clock, so the endpoint is told about once; its deliveries stay queued
+        or dead, and after it is restored "Recover failed since..." sends them again.
+        """
+        try:
+            days = float(self.env["ir.config_parameter"].sudo().get_param(DISABLE_AFTER_PARAM,
+                                                                           DEFAULT_DISABLE_AFTER_DAYS))
+        except ValueError:
+            days = DEFAULT_DISABLE_AFTER_DAYS
+        if days <= 0:
+            return self.browse()
+        failing = self.sudo().search([("failing_since", "<=", fields.Datetime.now() - timedelta(days=days))])
+        days = f"{days:g}"
+        for endpoint in failing:
+            since = endpoint.failing_since
+            endpoint.write({"active": False, "failing_since": False})
+            reason = _("Archived: every delivery attempt to %(url)s has failed since %(since)s (more than "
+                       "%(days)s days). Its deliveries are kept; fix the receiver, restore the endpoint and use "
+                       "'Recover failed since...' to send them again.", url=endpoint.url, since=since, days=days)
+            endpoint.message_post(body=reason)
+            endpoint._notify_responsible(_("Webhook endpoint disabled: failing for %s days", days), reason)
+        return failing
