@@ -21,7 +21,8 @@ import psycopg2.errors
 from werkzeug.datastructures import Headers
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.addons.base.models.res_users import check_identity
+from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 from odoo.tools import SQL, safe_eval
 
@@ -149,7 +150,9 @@ def resolve_json_pointer(document, pointer):
 
 
 class BaseAutomation(models.Model):
-    _inherit = "base.automation"
+    _name = "base.automation"
+    # the chatter records who added or revealed a signing secret
+    _inherit = ["base.automation", "mail.thread"]
 
     # every /web/hook call looks its rule up by this
     webhook_uuid = fields.Char(index=True)
@@ -270,7 +273,7 @@ class BaseAutomation(models.Model):
         mode = self.webhook_auth_mode
         if mode == "standard_webhooks":
             lines += [
-                "SECRET='whsec_...'  # the rule's signing secret (Webhook Security tab)",
+                "SECRET='whsec_...'  # the rule's signing secret (Webhook Security tab: Reveal secret)",
                 'ID="msg_$(date +%s)$RANDOM"',
                 "TS=$(date +%s)",
                 "KEY=$(printf '%s' \"${SECRET#whsec_}\" | base64 -d | od -An -tx1 | tr -d ' \\n')",
@@ -289,7 +292,7 @@ class BaseAutomation(models.Model):
             header, encoding, prefix, algorithm = self._webhook_hmac_settings()
             digest = "-binary | base64" if encoding == "base64" else "| awk '{print $NF}'"
             lines += [
-                "SECRET='...'  # the rule's signing secret (Webhook Security tab)",
+                "SECRET='...'  # the rule's signing secret (Webhook Security tab: Reveal secret)",
                 f"SIG=$(printf '%s' \"$BODY\" | openssl dgst -{algorithm} -hmac \"$SECRET\" {digest})",
             ]
             headers.append(f'-H "{header}: {prefix}$SIG"')
@@ -310,15 +313,38 @@ class BaseAutomation(models.Model):
         secret = new_secret()
         rule = self.sudo()
         rule.webhook_secret = "\n".join(filter(None, [secret, rule.webhook_secret]))
+        self.message_post(body=_("New signing secret added by %s; the older ones keep working.", self.env.user.name))
+        return self._secret_notification(_("New signing secret of %s", self.name), secret)
+
+    def action_reveal_webhook_secret(self):
+        """Show the rule's signing secrets to an administrator who confirms their password (Odoo's
+        identity check); the rights are checked before the check is even offered."""
+        check_secret_access(self)
+        self.ensure_one()
+        if not self.sudo().webhook_secret:
+            raise UserError(_("This rule has no signing secret yet: press New secret, or paste the sender's."))
+        return self._reveal_webhook_secret()
+
+    @check_identity
+    def _reveal_webhook_secret(self):
+        check_secret_access(self)
+        self.ensure_one()
+        self.message_post(body=_("Signing secret revealed to %s after an identity check.", self.env.user.name))
+        return self._secret_notification(_("Signing secrets of %s (one per line)", self.name),
+                                         self.sudo().webhook_secret)
+
+    def _secret_notification(self, title, secret):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("New signing secret of %s (shown once)", self.name),
+                "title": title,
                 "message": secret,
                 "sticky": True,
                 "type": "warning",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+                # closing reloads the record (a soft reload restored the form as it was opened: blank
+                # for a rule created there)
+                "next": {"type": "ir.actions.act_window_close"},
             },
         }
 

@@ -3,7 +3,9 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models
+from odoo.addons.base.models.res_users import check_identity
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.http import request
 
 from ..dispatch import check_secret_access
 from ..tools import webhook_delivery as wd
@@ -71,8 +73,6 @@ class IntegrationWebhookEndpoint(models.Model):
     previous_secret = fields.Char(groups="base.group_system", copy=False)
     previous_secret_expiry = fields.Datetime(
         copy=False, help="Until then the previous secret signs as well, so receivers can switch over.")
-    secret_revealed = fields.Boolean(
-        copy=False, help="The secret has been shown once; it stays readable through the API by administrators.")
     headers = fields.Text(
         string="Custom headers", groups="base.group_system",
         help='JSON object of extra request headers, e.g. {"Authorization": "Bearer ..."}.')
@@ -278,23 +278,29 @@ class IntegrationWebhookEndpoint(models.Model):
             "previous_secret": self.sudo().secret,
             "previous_secret_expiry": fields.Datetime.now() + timedelta(hours=hours),
             "secret": wd.new_secret(),
-            "secret_revealed": False,
         })
         self.message_post(body=_("Signing secret rotated; the previous one signs for %s more hours.", hours))
-        return self.action_reveal_secret()
+        if not request:  # rotated by code (a script, a scheduled action): nobody to show it to
+            return True
+        return self._reveal_secret()
 
     def action_reveal_secret(self):
-        """Show the secret once in the interface; afterwards only the API (admins) returns it."""
+        """Show the signing secret to an administrator who confirms their password (Odoo's identity
+        check, valid 10 minutes); the rights are checked before the check is even offered."""
         check_secret_access(self)
         self.ensure_one()
-        if self.secret_revealed:
-            raise UserError(_("The secret was already shown once. Rotate it to get a new one."))
-        self.secret_revealed = True
+        return self._reveal_secret()
+
+    @check_identity
+    def _reveal_secret(self):
+        check_secret_access(self)
+        self.ensure_one()
+        self.message_post(body=_("Signing secret revealed to %s after an identity check.", self.env.user.name))
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Signing secret of %s (shown once)", self.name),
+                "title": _("Signing secret of %s", self.name),
                 "message": self.sudo().secret,
                 "sticky": True,
                 "type": "warning",

@@ -10,3 +10,4 @@ from . import test_legacy_api
 from . import test_metrics
 from . import test_tracing
 from . import test_worker
+from . import test_secret_reveal

@@ -44,17 +44,31 @@ registry.category("web_tour.tours").add("integration_suite_endpoint_tour", {
             trigger: '.o_field_widget[name="pending_count"]:contains(0)',
         },
         {
-            content: "Show its secret, once",
+            content: "Reveal its signing secret",
             trigger: 'button[name="action_reveal_secret"]',
             run: "click",
         },
         {
-            content: "The secret is shown in a notification",
-            trigger: '.o_notification:contains("Signing secret of Tour receiver")',
+            content: "Odoo asks for the password first",
+            trigger: '.modal .o_field_widget[name="password"] input',
+            run: "edit admin",
         },
         {
-            content: "The form still shows the endpoint, reloaded: the button is gone",
-            trigger: '.o_form_view:not(:has(button[name="action_reveal_secret"])) .o_field_widget[name="name"] input:value(Tour receiver)',
+            content: "Confirm it",
+            trigger: '.modal button[name="run_check"]',
+            run: "click",
+        },
+        {
+            content: "The secret is shown in a notification",
+            trigger: '.o_notification:contains("Signing secret of Tour receiver"):contains("whsec_")',
+        },
+        {
+            content: "The form shows the endpoint again, the reveal noted in its chatter",
+            trigger: '.o-mail-Message:contains("Signing secret revealed to")',
+        },
+        {
+            content: "... on the same endpoint",
+            trigger: '.o_form_view .o_field_widget[name="name"] input:value(Tour receiver)',
         },
         {
             content: "Send a test event",
