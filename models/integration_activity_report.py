@@ -14,8 +14,7 @@ STATES = [
     ("dead", "Dead"),
     ("cancelled", "Cancelled"),
 ]
-# keys sort like the list (groups come back in key order): the graph gives success its first
-# colour (blue) and failure its second (red)
+# the dashboard's graph colours each outcome by its key (static/src/worker_status_reports)
 OUTCOMES = [("done", "Succeeded"), ("error", "Failed"), ("pending", "In progress"), ("skipped", "Cancelled")]
 
 

@@ -25,6 +25,14 @@ RETENTION_PARAM = "integration_suite.webhook_call_retention_days"
 DEFAULT_RETENTION_DAYS = 30
 
 
+
+def _indented(text):
+    """JSON text indented for reading; anything else (a truncated payload, a form body) as it is."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False) if text else text
+    except ValueError:
+        return text
+
 class _CallPump(WorkerPump):
     """Asynchronous calls' share of a worker run: a few calls per step, one transaction each."""
 
@@ -101,6 +109,14 @@ class IntegrationWebhookCall(models.Model):
     delivery_ids = fields.One2many("integration.webhook.delivery", compute="_compute_delivery_ids",
                                    string="Deliveries", help="The outgoing deliveries this call's actions queued.")
     delivery_count = fields.Integer(compute="_compute_delivery_ids", string="Deliveries Queued")
+    payload_pretty = fields.Text(string="Payload (formatted)", compute="_compute_pretty")
+    headers_pretty = fields.Text(string="Headers (formatted)", compute="_compute_pretty")
+
+    @api.depends("payload", "headers")
+    def _compute_pretty(self):
+        for call in self:
+            call.payload_pretty = _indented(call.payload)
+            call.headers_pretty = _indented(call.headers)
 
     def init(self):
         # the rate limit counts a rule's recent calls

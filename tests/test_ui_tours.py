@@ -79,7 +79,7 @@ class TestUiTours(HttpCase):
         calls = self.env["integration.webhook.call"].search([("rule_id", "=", rule.id)])
         self.assertEqual(sorted(calls.mapped("state")), ["done", "rejected"])
 
-        self.start_tour(f"/odoo/action-integration_suite.action_integration_incoming_rule/{rule.id}?debug=1",
+        self.start_tour(f"/odoo/action-integration_suite.action_integration_incoming_rule/{rule.id}",
                         "integration_suite_incoming_calls_tour", login="admin")
 
     def test_dashboard_tour_renders_graph_and_pivot(self):

@@ -10,9 +10,58 @@ import { pivotView } from "@web/views/pivot/pivot_view";
 import { PivotRenderer } from "@web/views/pivot/pivot_renderer";
 import { IntegrationWorkerStatus } from "@integration_suite/worker_status/worker_status";
 
+// an outcome keeps its colour whatever the groups shown: success green, failure red
+const OUTCOME_COLORS = {
+    done: "#28A745",
+    error: "#DC3545",
+    pending: "#F0AD4E",
+    skipped: "#ADB5BD",
+};
+
+/** The outcome a dataset stands for, read from its domain (its label is translated). */
+function datasetOutcome(dataset) {
+    const domain = JSON.stringify((dataset.domains || []).find(Boolean) || []);
+    const match = domain.match(/\["outcome","=","(\w+)"\]/);
+    return match && match[1];
+}
+
 export class WorkerStatusGraphRenderer extends GraphRenderer {
     static template = "integration_suite.WorkerStatusGraphRenderer";
     static components = { ...GraphRenderer.components, IntegrationWorkerStatus };
+
+    getBarChartData() {
+        const data = super.getBarChartData();
+        for (const dataset of data.datasets) {
+            const color = OUTCOME_COLORS[datasetOutcome(dataset)];
+            if (color) {
+                dataset.backgroundColor = color;
+            }
+        }
+        return data;
+    }
+
+    getLineChartData() {
+        const data = super.getLineChartData();
+        for (const dataset of data.datasets) {
+            const color = OUTCOME_COLORS[datasetOutcome(dataset)];
+            if (color) {
+                Object.assign(dataset, { borderColor: color, pointBackgroundColor: color, hoverBackgroundColor: color });
+            }
+        }
+        return data;
+    }
+
+    /** Counts are whole numbers: no "8.00", no tick between 7 and 8. */
+    getScaleOptions() {
+        const scales = super.getScaleOptions();
+        const { fieldAttrs, measure } = this.model.metaData;
+        if (scales.y && (measure === "__count" || this.model.metaData.measures[measure]?.type === "integer")
+            && !fieldAttrs[measure]?.widget) {
+            scales.y.ticks.precision = 0;
+            scales.y.ticks.callback = (value) => this.formatValue(value, true);
+        }
+        return scales;
+    }
 }
 
 export class WorkerStatusPivotRenderer extends PivotRenderer {

@@ -16,6 +16,21 @@ registry.category("web_tour.tours").add("integration_suite_dashboard_tour", {
             trigger: ".o_graph_view:not(:has(.o_view_sample_data)) .o_graph_renderer canvas",
         },
         {
+            content: "Succeeded is green and failed red; the counts are whole numbers",
+            trigger: ".o_graph_renderer canvas",
+            run() {
+                const chart = window.Chart.getChart(document.querySelector(".o_graph_renderer canvas"));
+                const colors = Object.fromEntries(chart.data.datasets.map((d) => [d.label, d.backgroundColor]));
+                if (colors.Succeeded !== "#28A745" || colors.Failed !== "#DC3545") {
+                    throw new Error(`outcome colours: ${JSON.stringify(colors)}`);
+                }
+                const ticks = chart.scales.y.ticks.map((tick) => tick.label);
+                if (ticks.some((label) => !/^\d+$/.test(label))) {
+                    throw new Error(`count ticks: ${ticks}`);
+                }
+            },
+        },
+        {
             content: "Switch to the pivot",
             trigger: ".o_switch_view.o_pivot",
             run: "click",

@@ -99,8 +99,26 @@ registry.category("web_tour.tours").add("integration_suite_incoming_calls_tour",
             run: "click",
         },
         {
-            content: "Its payload is logged",
-            trigger: '.o_form_view .o_field_widget[name="payload"]:contains(tour-order-1)',
+            content: "Its outcome is a green badge, not a step of a status bar",
+            trigger: '.o_form_view:not(:has(.o_statusbar_status)) .o_field_widget[name="state"] .text-bg-success:contains(Done)',
+        },
+        {
+            content: "Its payload is logged, indented over several lines",
+            trigger: '.o_form_view .o_field_widget[name="payload_pretty"]:has(.ace_line + .ace_line):contains(tour-order-1)',
+        },
+        {
+            content: "Back to the log",
+            trigger: ".o_breadcrumb .o_back_button a",
+            run: "click",
+        },
+        {
+            content: "Open the refused call",
+            trigger: '.o_list_view .o_data_row td[name="state"]:contains(Rejected)',
+            run: "click",
+        },
+        {
+            content: "Why it was refused is the first thing the form says",
+            trigger: '.o_form_view .alert-warning:contains(Rejected before any action ran) .o_field_widget[name="error"] span:not(:empty)',
         },
     ],
 });
