@@ -2,20 +2,20 @@ import json
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from odoo import _, api, fields, models
-from odoo.addons.base.models.res_users import check_identity
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 
+from odoo.addons.base.models.res_users import check_identity
+
 from ..dispatch import check_secret_access
 from ..tools import webhook_delivery as wd
+from .integration_webhook_event_type import TEST_EVENT
 
 SECRET_OVERLAP_PARAM = "integration_suite.webhook_secret_overlap_hours"
 # an endpoint failing without a success for this many days is archived (0: never)
 DISABLE_AFTER_PARAM = "integration_suite.webhook_disable_after_days"
 DEFAULT_DISABLE_AFTER_DAYS = 5
-# longer string values (binaries as base64) are cut in the sample payload shown on the form
-SAMPLE_VALUE_CHARS = 120
 VERIFY_SNIPPET = '''# pip install standardwebhooks
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -34,6 +34,18 @@ def handle(body: bytes, headers: dict) -> int:
     process(record_model, record_id, event)  # your code; answer quickly, work asynchronously
     return 200  # any 2xx marks the delivery delivered; anything else is retried
 '''
+
+
+def _format_delay(seconds):
+    """``0 s``, ``5 s``, ``5 min``, ``1 h 30 min``, ``2 h``, ``1 d``: a retry delay, exact."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+    if seconds or not parts:
+        parts.append(f"{seconds} s")
+    return " ".join(parts)
 
 
 def _format_age(seconds):
@@ -94,6 +106,19 @@ class IntegrationWebhookEndpoint(models.Model):
     retry_schedule = fields.Char(
         default=wd.DEFAULT_RETRY_SCHEDULE, required=True,
         help="Seconds to wait before each attempt; the number of entries is the number of attempts.")
+    retry_schedule_display = fields.Char(
+        string="Retry Delays", compute="_compute_retry_schedule_display",
+        help="The retry schedule read as delays: when each attempt is made after the previous one failed "
+             "(the first entry is the wait before the first attempt; each delay varies by about 10 %).")
+    event_subscription = fields.Selection(
+        [("all", "All event types"), ("selected", "Selected event types")],
+        string="Receives", default="all", required=True, tracking=True,
+        help="All: every event of the actions pointing here. Selected: only the event types listed; the "
+             "actions' other events are not queued for this endpoint. The test event is always accepted.")
+    event_type_ids = fields.Many2many(
+        "integration.webhook.event.type", "integration_webhook_endpoint_event_type_rel", "endpoint_id", "event_type_id",
+        string="Event Types", context={"active_test": False},
+        help="The event types this endpoint receives when it receives selected event types only.")
     payload_format = fields.Selection(
         [("native", "Native (_model, _id, _action + fields)"),
          ("standard", "Standard Webhooks envelope (type, timestamp, data)")],
@@ -226,6 +251,36 @@ class IntegrationWebhookEndpoint(models.Model):
             endpoint.oldest_due_at = oldest
             endpoint.oldest_due_age = _format_age(age) if age is not None else False
 
+    @api.depends("retry_schedule")
+    def _compute_retry_schedule_display(self):
+        for endpoint in self:
+            try:
+                delays = wd.parse_schedule(endpoint.retry_schedule)
+            except ValueError:
+                endpoint.retry_schedule_display = False
+                continue
+            endpoint.retry_schedule_display = ", ".join(_format_delay(delay) for delay in delays)
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"event_subscription", "event_type_ids"}.intersection(vals):
+            self.env.registry.clear_cache()  # _subscribed_codes
+        return result
+
+    def _is_subscribed(self, event_type):
+        """Does this endpoint take events of ``event_type``? Read on every event: cached."""
+        codes = self._subscribed_codes(self.id)
+        return codes is None or event_type in codes or event_type == TEST_EVENT
+
+    @api.model
+    @tools.ormcache("endpoint_id")
+    def _subscribed_codes(self, endpoint_id):
+        """None when the endpoint receives every event type, else the codes it is subscribed to."""
+        endpoint = self.browse(endpoint_id).sudo()
+        if endpoint.event_subscription != "selected":
+            return None
+        return frozenset(endpoint.event_type_ids.mapped("code"))
+
     @api.depends("payload_format", "action_ids")
     def _compute_sample_payload(self):
         Delivery = self.env["integration.webhook.delivery"]
@@ -237,20 +292,10 @@ class IntegrationWebhookEndpoint(models.Model):
     def _sample_event(self):
         """``(data, event_type)`` as the first action would queue it, else the 'Send test' event."""
         action = self.action_ids[:1]
+        data = self.env["integration.webhook.event.type"]._sample_for(action, self)
         if not action:
-            return {"_model": self._name, "_id": self.id or 1, "_action": "test", "test": True}, "webhook.test"
-        model = action.model_id.model
-        record = self.env[model].search([], limit=1)
-        data = {"_model": model, "_id": record.id or 1, "_action": f"{action.name}(#{action.id})"}
-        names = action.webhook_field_ids.mapped("name")
-        if names and record:
-            values = record.read(names, load=None)[0]
-            data.update({
-                name: value[:SAMPLE_VALUE_CHARS] + "..." if isinstance(value, str) and len(value) > SAMPLE_VALUE_CHARS
-                else value
-                for name, value in values.items()
-            })
-        return data, f"{model}.{action.name}"
+            return data, TEST_EVENT
+        return data, f"{action.model_id.model}.{action.name}"
 
     @api.depends("url", "payload_format")
     def _compute_verification_snippet(self):
@@ -311,14 +356,33 @@ class IntegrationWebhookEndpoint(models.Model):
         }
 
     def action_send_test(self):
-        """Queue a signed test event to this endpoint and wake the worker."""
+        """Queue a signed test event (``webhook.test``) to this endpoint and wake the worker."""
+        return self._send_test_event(self.env.ref("integration_suite.event_type_webhook_test"))
+
+    def action_open_send_test(self):
+        """The 'Send test' dialog: pick one of the endpoint's event types, see its sample, send it."""
+        self.check_access("write")
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Send a test event"),
+            "res_model": "integration.webhook.send.test",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_endpoint_id": self.id},
+        }
+
+    def _send_test_event(self, event_type):
+        """Queue ``event_type``'s sample as a real signed delivery; opens it."""
         self.check_access("write")
         self.env["integration.webhook.delivery"].check_access("create")
         self.ensure_one()
         self._check_sendable()
+        if not self._is_subscribed(event_type.code):
+            raise UserError(_("%(endpoint)s is not subscribed to %(type)s.", endpoint=self.name, type=event_type.name))
+        data = event_type._sample_data(self)
         delivery = self.env["integration.webhook.delivery"]._enqueue(
-            self, {"_model": self._name, "_id": self.id, "_action": "test", "test": True},
-            model=self._name, res_id=self.id, event_type="webhook.test")
+            self, data, model=data["_model"], res_id=data["_id"], event_type=event_type.code)
         return {
             "type": "ir.actions.act_window",
             "res_model": delivery._name,

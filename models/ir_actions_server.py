@@ -1,4 +1,11 @@
+import logging
+
 from odoo import api, fields, models, tools
+
+# the fields an event type is derived from
+EVENT_TYPE_FIELDS = {"state", "name", "model_id"}
+
+_logger = logging.getLogger(__name__)
 
 
 class IrActionsServer(models.Model):
@@ -25,12 +32,36 @@ class IrActionsServer(models.Model):
         self.browse().check_access("create")  # before the endpoint lookup, which runs as superuser
         for vals in vals_list:
             self._sync_webhook_endpoint(vals)
-        return super().create(vals_list)
+        actions = super().create(vals_list)
+        actions._sync_event_types()
+        return actions
 
     def write(self, vals):
         self.check_access("write")  # before the endpoint lookup, which runs as superuser
         self._sync_webhook_endpoint(vals)
-        return super().write(vals)
+        before = self._event_type_codes() if EVENT_TYPE_FIELDS.intersection(vals) else None
+        result = super().write(vals)
+        if before is not None:
+            self._sync_event_types(before)
+        return result
+
+    def unlink(self):
+        codes = self._event_type_codes()
+        result = super().unlink()
+        if codes:
+            self.env["integration.webhook.event.type"]._sync_from_actions(codes)
+        return result
+
+    def _event_type_codes(self):
+        EventType = self.env["integration.webhook.event.type"]
+        return {EventType._code_of(action.model_id.model, action.name)
+                for action in self.sudo() if action.state == "webhook"}
+
+    def _sync_event_types(self, codes_before=()):
+        """The catalogue follows the webhook actions: only their old and new codes are looked at."""
+        codes = set(codes_before) | self._event_type_codes()
+        if codes:
+            self.env["integration.webhook.event.type"]._sync_from_actions(codes)
 
     @api.model
     def _sync_webhook_endpoint(self, vals):
@@ -66,12 +97,24 @@ class IrActionsServer(models.Model):
             model, field_names, endpoint_id, name = self._webhook_config(self.id)
         if not endpoint_id:
             return super()._run_action_webhook(eval_context=eval_context)  # native "give me a URL" error
-        data = {"_model": model, "_id": record.id, "_action": f"{name}(#{self.id})"}
-        if field_names:
-            data.update(record.read(list(field_names), load=None)[0])
+        event_type = f"{model}.{name}"
+        endpoint = self.env["integration.webhook.endpoint"].browse(endpoint_id)
+        if not endpoint._is_subscribed(event_type):
+            _logger.debug("%s: endpoint %s is not subscribed to %s, nothing queued", self, endpoint_id, event_type)
+            return
         self.env["integration.webhook.delivery"]._enqueue(
-            self.env["integration.webhook.endpoint"].browse(endpoint_id), data, model=model, res_id=record.id,
-            event_type=f"{model}.{name}", action=self)
+            endpoint, self._webhook_data(record, field_names, name), model=model, res_id=record.id,
+            event_type=event_type, action=self)
+
+    def _webhook_data(self, record, field_names, name=None):
+        """The object the action sends for ``record`` (18.0's shape): ``_model``, ``_id``, ``_action``
+        and its fields, read as the current user (for an empty record: the fields' names, false)."""
+        data = {"_model": record._name, "_id": record.id or 1, "_action": f"{name or self.name}(#{self.id})"}
+        if record:
+            data.update(record.read(list(field_names), load=None)[0] if field_names else {})
+        else:
+            data.update(dict.fromkeys(field_names, False))
+        return data
 
     def _get_eval_context(self, action=None):
         eval_context = super()._get_eval_context(action)

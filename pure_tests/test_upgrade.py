@@ -42,6 +42,21 @@ out["version"] = env.cr.fetchone()[0]
 print("SNAPSHOT=" + json.dumps(out))
 """
 
+# after the upgrade: the event-type catalogue (18.0.1.2.0) built from the webhook actions there were
+EVENT_TYPES = r"""
+import json
+env.cr.execute('''
+    SELECT a.id, m.model || '.' || (a.name->>'en_US'), t.code, t.active
+      FROM ir_act_server a JOIN ir_model m ON m.id = a.model_id
+      LEFT JOIN integration_webhook_event_type_action_rel r ON r.action_id = a.id
+      LEFT JOIN integration_webhook_event_type t ON t.id = r.event_type_id
+     WHERE a.state = 'webhook' ORDER BY a.id
+''')
+rows = env.cr.fetchall()
+env.cr.execute("SELECT code FROM integration_webhook_event_type WHERE code = 'webhook.test'")
+print("EVENT_TYPES=" + json.dumps({"actions": rows, "test": env.cr.fetchall()}))
+"""
+
 
 def _manifest_version(text):
     return ast.literal_eval(text)["version"]
@@ -66,11 +81,11 @@ def _odoo(conf, *args, stdin=None):
                           text=True, timeout=900, check=False)
 
 
-def _snapshot(conf, db):
-    done = _odoo(conf, "shell", "-d", db, "--no-http", stdin=SNAPSHOT)
-    line = next((line for line in done.stdout.splitlines() if line.startswith("SNAPSHOT=")), None)
+def _snapshot(conf, db, script=SNAPSHOT, prefix="SNAPSHOT="):
+    done = _odoo(conf, "shell", "-d", db, "--no-http", stdin=script)
+    line = next((line for line in done.stdout.splitlines() if line.startswith(prefix)), None)
     assert line, (done.stdout + done.stderr)[-3000:]
-    return json.loads(line[len("SNAPSHOT="):])
+    return json.loads(line[len(prefix):])
 
 
 def test_upgrade_from_previous_release_keeps_data_and_secrets(tmp_path):
@@ -115,3 +130,10 @@ def test_upgrade_from_previous_release_keeps_data_and_secrets(tmp_path):
         kept = {row[0]: row for row in after[table]}
         for row in before[table]:
             assert kept.get(row[0]) == row, f"{table} row {row[0]} changed by the upgrade: {row} -> {kept.get(row[0])}"
+
+    # every webhook action of the previous release (the demo's at least) has its event type
+    event_types = _snapshot(CONF, db, EVENT_TYPES, "EVENT_TYPES=")
+    assert event_types["actions"], "the demo data has a webhook action"
+    for _action_id, code, type_code, active in event_types["actions"]:
+        assert (type_code, active) == (code, True), event_types
+    assert event_types["test"] == [["webhook.test"]], event_types

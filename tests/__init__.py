@@ -11,3 +11,4 @@ from . import test_metrics
 from . import test_tracing
 from . import test_worker
 from . import test_secret_reveal
+from . import test_event_types

@@ -72,7 +72,16 @@ registry.category("web_tour.tours").add("integration_suite_endpoint_tour", {
         },
         {
             content: "Send a test event",
-            trigger: 'button[name="action_send_test"]',
+            trigger: 'button[name="action_open_send_test"]',
+            run: "click",
+        },
+        {
+            content: "The dialog offers the test event, with its sample",
+            trigger: '.modal .o_field_widget[name="event_type_id"] input:value(Test event)',
+        },
+        {
+            content: "Send it",
+            trigger: '.modal button[name="action_send"]',
             run: "click",
         },
         {
