@@ -6,12 +6,10 @@ when an action fails. Each rule can now authenticate its sender, validate
 and deduplicate its payload, cap and rate-limit calls, run asynchronously,
 and always runs its actions all-or-nothing inside a savepoint.
 """
-import functools
 import itertools
 import json
 import logging
 import re
-import shlex
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,14 +19,15 @@ import psycopg2.errors
 from werkzeug.datastructures import Headers
 
 from odoo import _, api, fields, models
-from odoo.addons.base.models.res_users import check_identity
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 from odoo.tools import SQL, safe_eval
 
+from odoo.addons.base.models.res_users import check_identity
+
 from ..dispatch import check_secret_access, dumps, error_status
 from ..http_database import read_capped_body
-from ..tools import trace_context
+from ..tools import trace_context, webhook_payload
 from ..tools.webhook_delivery import new_secret
 from ..tools.webhook_signatures import (
     HMAC_PRESETS,
@@ -45,8 +44,6 @@ _logger = logging.getLogger(__name__)
 DEFAULT_MAX_BODY = 1024 * 1024
 # 18.0 makes webhook uuids with uuid4(); a looser shape keeps hand-set ones working
 WEBHOOK_UUID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")
-MAX_DEPTH = 64
-MAX_SCHEMA_ERRORS = 20
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # PostgreSQL errors a later attempt may not hit: the framework (sync) or the worker (async) retries
 TRANSIENT_ERRORS = (
@@ -54,12 +51,6 @@ TRANSIENT_ERRORS = (
     psycopg2.errors.LockNotAvailable,
     psycopg2.errors.DeadlockDetected,
 )
-
-
-@functools.lru_cache(maxsize=64)
-def _schema_validator(schema_text):
-    """A compiled JSON Schema validator per schema text; an edited schema's old one ages out."""
-    return jsonschema.Draft202012Validator(json.loads(schema_text))
 
 
 class WebhookRejected(Exception):
@@ -86,67 +77,6 @@ class WebhookCall:
     remote_addr: str = ""
     too_large: bool = False
     started: float = field(default_factory=time.monotonic)
-
-
-def _json_depth(value):
-    """Nesting depth of a parsed JSON value, without recursion."""
-    depth, level = 0, [(value, 1)]
-    while level:
-        item, current = level.pop()
-        depth = max(depth, current)
-        if isinstance(item, dict):
-            level.extend((child, current + 1) for child in item.values())
-        elif isinstance(item, list):
-            level.extend((child, current + 1) for child in item)
-    return depth
-
-
-def _schema_example(schema, depth=0):
-    """A value matching a (simple) JSON Schema: examples, const, enum and types are followed."""
-    if not isinstance(schema, dict) or depth > 8:
-        return None
-    for key in ("const", "default"):
-        if key in schema:
-            return schema[key]
-    if schema.get("examples"):
-        return schema["examples"][0]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((item for item in kind if item != "null"), "null")
-    if kind == "object" or (kind is None and "properties" in schema):
-        return {name: _schema_example(sub, depth + 1) for name, sub in schema.get("properties", {}).items()}
-    if kind == "array":
-        return [_schema_example(schema.get("items", {}), depth + 1)]
-    if kind == "string":
-        return {"date-time": "2025-01-31T12:00:00Z", "date": "2025-01-31", "email": "jane@example.com",
-                "uri": "https://example.com"}.get(schema.get("format"), "string")
-    if kind == "integer":
-        return schema.get("minimum", 1)
-    if kind == "number":
-        return schema.get("minimum", 1.5)
-    if kind == "boolean":
-        return True
-    return None
-
-
-def resolve_json_pointer(document, pointer):
-    """RFC 6901 lookup; ``None`` when the pointer leads nowhere."""
-    if pointer in ("", None):
-        return document
-    if not pointer.startswith("/"):
-        return None
-    current = document
-    for token in pointer[1:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(current, dict) and token in current:
-            current = current[token]
-        elif isinstance(current, list) and token.isdigit() and int(token) < len(current):
-            current = current[int(token)]
-        else:
-            return None
-    return current
 
 
 class BaseAutomation(models.Model):
@@ -262,49 +192,18 @@ class BaseAutomation(models.Model):
         except ValueError:
             schema = None  # the constraint reports it on save
         if schema:
-            return _schema_example(schema)
+            return webhook_payload.schema_example(schema)
         record = self.env[self.model_name].search([], limit=1) if self.model_name in self.env else None
         return {"_model": self.model_name or "res.partner", "_id": record.id if record else 1}
 
     def _webhook_curl_example(self, body):
         """Shell lines that sign ``body`` as this rule checks it; secrets stay placeholders."""
-        lines = [f"BODY={shlex.quote(body)}"]
-        headers = ['-H "Content-Type: application/json"']
         mode = self.webhook_auth_mode
-        if mode == "standard_webhooks":
-            lines += [
-                "SECRET='whsec_...'  # the rule's signing secret (Webhook Security tab: Reveal secret)",
-                'ID="msg_$(date +%s)$RANDOM"',
-                "TS=$(date +%s)",
-                "KEY=$(printf '%s' \"${SECRET#whsec_}\" | base64 -d | od -An -tx1 | tr -d ' \\n')",
-                "SIG=$(printf '%s' \"$ID.$TS.$BODY\" | openssl dgst -sha256 -mac HMAC -macopt \"hexkey:$KEY\" "
-                "-binary | base64)",
-            ]
-            headers.append('-H "webhook-id: $ID" -H "webhook-timestamp: $TS" -H "webhook-signature: v1,$SIG"')
-        elif mode == "hmac" and self.webhook_hmac_preset == "stripe":
-            lines += [
-                "SECRET='...'  # the rule's signing secret (Stripe's whsec_... endpoint secret)",
-                "TS=$(date +%s)",
-                "SIG=$(printf '%s' \"$TS.$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | awk '{print $NF}')",
-            ]
-            headers.append('-H "Stripe-Signature: t=$TS,v1=$SIG"')
-        elif mode == "hmac":
-            header, encoding, prefix, algorithm = self._webhook_hmac_settings()
-            digest = "-binary | base64" if encoding == "base64" else "| awk '{print $NF}'"
-            lines += [
-                "SECRET='...'  # the rule's signing secret (Webhook Security tab: Reveal secret)",
-                f"SIG=$(printf '%s' \"$BODY\" | openssl dgst -{algorithm} -hmac \"$SECRET\" {digest})",
-            ]
-            headers.append(f'-H "{header}: {prefix}$SIG"')
-        elif mode == "api_key":
-            lines.append("KEY='...'  # an API key (Preferences > Account Security); the actions run as its user")
-            headers.append('-H "Authorization: bearer $KEY"')
-        if self.webhook_dedupe_source == "idempotency_key":
-            headers.append('-H "Idempotency-Key: $(date +%s)$RANDOM"')
-        elif self.webhook_dedupe_source == "webhook_id" and mode != "standard_webhooks":
-            headers.append('-H "webhook-id: msg_$(date +%s)$RANDOM"')
-        command = [f"curl -sS -X POST {shlex.quote(self.url or '')}", *headers, '--data-binary "$BODY"']
-        return "\n".join(lines + [" \\\n  ".join(command)])
+        if mode == "hmac" and self.webhook_hmac_preset == "stripe":
+            mode = "stripe"
+        return webhook_payload.curl_example(
+            self.url or "", body, mode, self._webhook_hmac_settings() if mode == "hmac" else None,
+            self.webhook_dedupe_source)
 
     def action_new_webhook_secret(self):
         """Add a fresh whsec_ secret on the first line and show it once; older lines keep working."""
@@ -509,7 +408,7 @@ class BaseAutomation(models.Model):
             raise WebhookRejected(400, "payload is nested too deeply") from None
         except ValueError:
             raise WebhookRejected(400, "invalid JSON body") from None
-        if _json_depth(payload) > MAX_DEPTH:
+        if webhook_payload.json_depth(payload) > webhook_payload.MAX_DEPTH:
             raise WebhookRejected(400, "payload is nested too deeply")
         try:
             # valid JSON may still escape a lone surrogate ("\ud800"): no database column can hold it
@@ -522,9 +421,9 @@ class BaseAutomation(models.Model):
         schema = self.webhook_payload_schema
         if not schema:
             return
-        validator = _schema_validator(schema)
+        validator = webhook_payload.schema_validator(schema)
         # at most MAX_SCHEMA_ERRORS are collected: a large bad payload must not cost one error per item
-        errors = sorted(itertools.islice(validator.iter_errors(payload), MAX_SCHEMA_ERRORS),
+        errors = sorted(itertools.islice(validator.iter_errors(payload), webhook_payload.MAX_SCHEMA_ERRORS),
                         key=lambda error: list(error.absolute_path))
         if errors:
             raise WebhookRejected(422, "payload does not match the schema", errors=[
@@ -536,7 +435,7 @@ class BaseAutomation(models.Model):
         if source == "none":
             return None
         if source == "json_pointer":
-            value = resolve_json_pointer(payload, self.webhook_dedupe_pointer)
+            value = webhook_payload.resolve_json_pointer(payload, self.webhook_dedupe_pointer)
             key = value if isinstance(value, str) else (None if value is None else dumps(value))
         else:
             key = call.headers.get("webhook-id" if source == "webhook_id" else "Idempotency-Key")

@@ -2,6 +2,7 @@
 import base64
 import hashlib
 import hmac
+import inspect
 import json
 import threading
 import time
@@ -11,7 +12,7 @@ import psycopg2.errors
 import requests
 
 from odoo import SUPERUSER_ID, api, sql_db
-from odoo.tests import new_test_user, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..tools.webhook_signatures import sign_standard_webhooks
 from .common import COUNT_RUNS, IntegrationHttpCase, make_webhook_rule
@@ -428,3 +429,23 @@ class TestIncomingWebhooks(IntegrationHttpCase):
         self.calls(rule).action_replay()
         self.partner.invalidate_recordset()
         self.assertEqual(self.partner.ref, "FF")
+
+
+@tagged("post_install", "-at_install")
+class TestCopiedCoreMethods(TransactionCase):
+    """``_webhook_execute_as`` repeats 18.0's ``_execute_webhook`` + ``_process`` without sudo: when a
+    point release changes either, this fails on purpose, so that the copy is reviewed against it."""
+
+    COPIED_FROM = {
+        "_execute_webhook": "15cdad8124c23bd8b9d53d836099fc623bd38d817dc78b3749e3f84b4ae7bbe1",
+        "_process": "f8063cbee8bdc168a5c2032d1616fa311965856ba902a682d6cb13dbc0db50e6",
+    }
+
+    def test_the_core_methods_are_those_the_copy_was_made_from(self):
+        core = next(cls for cls in type(self.env["base.automation"]).mro()
+                    if getattr(cls, "_module", None) == "base_automation" and "_process" in vars(cls))
+        for name, digest in self.COPIED_FROM.items():
+            with self.subTest(method=name):
+                source = inspect.getsource(vars(core)[name])
+                self.assertEqual(hashlib.sha256(source.encode()).hexdigest(), digest,
+                                 f"18.0's base.automation.{name} changed: review _webhook_execute_as against it")
