@@ -5,6 +5,8 @@ from . import integration_webhook_event_type
 from . import integration_webhook_endpoint
 from . import integration_webhook_send_test
 from . import integration_webhook_delivery
+from . import integration_webhook_attempt
+from . import integration_webhook_recovery
 from . import ir_actions_server
 from . import base_automation
 from . import integration_webhook_key

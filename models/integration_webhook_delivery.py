@@ -1,3 +1,4 @@
+import json
 import logging
 import time
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor
@@ -41,8 +42,12 @@ def _post(request):
     """One HTTP attempt, no ORM (runs in a sending thread); not started once its lease is too short."""
     if time.monotonic() > request["start_by"]:
         return {"skipped": True}
-    return wd.post(_SESSIONS[request["allow_private"]], request["url"], request["body"], request["headers"],
-                   request["timeout"], allow_private=request["allow_private"])
+    started_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    outcome = wd.post(_SESSIONS[request["allow_private"]], request["url"], request["body"], request["headers"],
+                      request["timeout"], allow_private=request["allow_private"])
+    outcome["started_at"] = started_at
+    outcome["request_headers"] = wd.masked_headers(request["headers"])
+    return outcome
 
 
 class _DeliveryPump(WorkerPump):
@@ -181,6 +186,11 @@ class IntegrationWebhookDelivery(models.Model):
         readonly=True, copy=False,
         help="A worker is sending this delivery; nobody else takes it before then (after a crash, "
              "the delivery is sent again once this has passed).")
+    attempt_ids = fields.One2many("integration.webhook.attempt", "delivery_id", string="Attempts", readonly=True)
+    model_description = fields.Char(string="Model", compute="_compute_model_description",
+                                    help="The model of the record the event is about.")
+    payload_pretty = fields.Text(string="Payload (formatted)", compute="_compute_payload_pretty",
+                                 help="The body sent, indented for reading; receivers got it as one line.")
     neutralization_blocked = fields.Boolean(
         compute="_compute_neutralization_blocked",
         help="This database is a neutralized copy and the endpoint is not enabled on it: nothing is sent.")
@@ -221,6 +231,22 @@ class IntegrationWebhookDelivery(models.Model):
                 ON integration_webhook_delivery (endpoint_id, claimed_until)
                 WHERE state IN ('pending', 'failed') AND claimed_until IS NOT NULL;
         """)
+
+    @api.depends("model")
+    def _compute_model_description(self):
+        names = {}
+        for delivery in self:
+            if delivery.model and delivery.model not in names:
+                names[delivery.model] = self.env["ir.model"]._get(delivery.model).name or delivery.model
+            delivery.model_description = names.get(delivery.model, False)
+
+    @api.depends("payload")
+    def _compute_payload_pretty(self):
+        for delivery in self:
+            try:
+                delivery.payload_pretty = json.dumps(json.loads(delivery.payload), indent=2, ensure_ascii=False)
+            except (TypeError, ValueError):
+                delivery.payload_pretty = delivery.payload
 
     @api.depends("endpoint_id.send_on_neutralized")
     def _compute_neutralization_blocked(self):
@@ -487,12 +513,19 @@ class IntegrationWebhookDelivery(models.Model):
         return requests_
 
     def _record_outcomes(self, outcomes):
-        """Store one attempt's outcome per delivery, in one statement for the whole group."""
+        """Store one attempt's outcome per delivery, in one statement for the whole group.
+
+        The same statement adds each attempt to the history (an attempt whose delivery was
+        cancelled meanwhile is kept as such) and moves the failure clock of the endpoints
+        (``failing_since``): set by a failure, cleared by a success, written only when it
+        changes so workers do not lock endpoint rows on every outcome.
+        """
         now = fields.Datetime.now()
         skipped = self.browse(d.id for d, outcome in zip(self, outcomes, strict=True) if outcome.get("skipped"))
         rows = [delivery._outcome_row(now, **outcome)
                 for delivery, outcome in zip(self, outcomes, strict=True) if not outcome.get("skipped")]
         self.flush_recordset()
+        self.env["integration.webhook.endpoint"].flush_model(["failing_since"])
         if skipped:
             # started too late for its lease (a slow group ahead of it): release it for the next claim
             self.env.cr.execute(SQL("UPDATE integration_webhook_delivery SET claimed_until = NULL WHERE id IN %s",
@@ -501,22 +534,49 @@ class IntegrationWebhookDelivery(models.Model):
             self.invalidate_recordset()
             return
         values = SQL(", ").join(
-            SQL("(%s, %s, %s, %s::timestamp, %s::timestamp, %s::timestamp, %s::int, %s, %s::float8, %s, %s)", *row)
+            SQL("(%s, %s, %s, %s::timestamp, %s::timestamp, %s::timestamp, %s::int, %s, %s::float8, %s, %s, "
+                "%s::int, %s, %s::timestamp, %s, %s)", *row)
             for row in rows)
         self.env.cr.execute(SQL("""
-            UPDATE integration_webhook_delivery AS d
-               SET state = v.state, attempt_count = v.attempt_count, last_attempt_at = v.last_attempt_at,
-                   next_attempt_at = v.next_attempt_at, delivered_at = v.delivered_at,
-                   last_status = v.last_status, response_excerpt = v.response_excerpt,
-                   duration_ms = v.duration_ms, error = v.error, claimed_until = NULL,
-                   write_uid = v.write_uid, write_date = v.last_attempt_at
-              FROM (VALUES %s) AS v(id, state, attempt_count, last_attempt_at, next_attempt_at, delivered_at,
-                                    last_status, response_excerpt, duration_ms, error, write_uid)
-             WHERE d.id = v.id AND d.state IN ('pending', 'failed')  -- cancelled meanwhile: stays cancelled
+            WITH v AS MATERIALIZED (
+                SELECT * FROM (VALUES %s) AS v(id, state, attempt_count, last_attempt_at, next_attempt_at,
+                                               delivered_at, last_status, response_excerpt, duration_ms, error,
+                                               write_uid, endpoint_id, outcome, started_at, request_headers,
+                                               response_headers)
+            ), updated AS (
+                UPDATE integration_webhook_delivery AS d
+                   SET state = v.state, attempt_count = v.attempt_count, last_attempt_at = v.last_attempt_at,
+                       next_attempt_at = v.next_attempt_at, delivered_at = v.delivered_at,
+                       last_status = v.last_status, response_excerpt = v.response_excerpt,
+                       duration_ms = v.duration_ms, error = v.error, claimed_until = NULL,
+                       write_uid = v.write_uid, write_date = v.last_attempt_at
+                  FROM v
+                 WHERE d.id = v.id AND d.state IN ('pending', 'failed')  -- cancelled meanwhile: stays cancelled
+             RETURNING d.id
+            ), history AS (
+                INSERT INTO integration_webhook_attempt
+                       (delivery_id, attempt, started_at, duration_ms, http_status, outcome, request_headers,
+                        response_headers, response_excerpt, error)
+                SELECT v.id, v.attempt_count, coalesce(v.started_at, v.last_attempt_at), round(v.duration_ms),
+                       v.last_status, CASE WHEN updated.id IS NULL THEN 'cancelled' ELSE v.outcome END,
+                       v.request_headers, v.response_headers, v.response_excerpt, v.error
+                  FROM v LEFT JOIN updated ON updated.id = v.id
+            ), failing AS (
+                SELECT endpoint_id, bool_or(state = 'delivered') AS succeeded, min(last_attempt_at) AS since
+                  FROM v GROUP BY endpoint_id
+            )
+            UPDATE integration_webhook_endpoint e
+               SET failing_since = CASE WHEN f.succeeded THEN NULL ELSE f.since END
+              FROM failing f
+             WHERE e.id = f.endpoint_id
+               AND (CASE WHEN f.succeeded THEN e.failing_since IS NOT NULL ELSE e.failing_since IS NULL END)
         """, values))
         self.invalidate_recordset()
+        if self.env.cr.rowcount:
+            self.env["integration.webhook.endpoint"].invalidate_model(["failing_since"])
 
-    def _outcome_row(self, now, status, excerpt, error, retry_after, duration_ms):
+    def _outcome_row(self, now, status, excerpt, error, retry_after, duration_ms, started_at=None,
+                     request_headers=None, response_headers=None):
         """Delivered on 2xx; otherwise schedule the next attempt, or declare the delivery dead.
 
         Returns the row for ``_record_outcomes``; a 410 archives the endpoint and a dead delivery
@@ -525,9 +585,9 @@ class IntegrationWebhookDelivery(models.Model):
         self.ensure_one()
         endpoint = self.endpoint_id.sudo()
         attempts = self.attempt_count + 1
-        state, next_attempt_at, delivered_at = "failed", self.next_attempt_at, None
+        state, next_attempt_at, delivered_at, outcome = "failed", self.next_attempt_at, None, "retry"
         if status and 200 <= status < 300:
-            state, delivered_at, error = "delivered", now, None
+            state, delivered_at, error, outcome = "delivered", now, None, "delivered"
         else:
             if not error:
                 error = _("HTTP %(status)s from the receiver", status=status)
@@ -536,13 +596,14 @@ class IntegrationWebhookDelivery(models.Model):
             delay = wd.next_delay(wd.parse_schedule(endpoint.retry_schedule), attempts, retry_after)
             if status == 410:
                 # the receiver is gone: stop the endpoint, keep its deliveries until it is reactivated
+                outcome = "gone"
                 endpoint.active = False
                 endpoint._notify_responsible(
                     _("Webhook endpoint disabled (410 Gone)"),
                     _("%(url)s answered 410 Gone: the endpoint was archived. Pending deliveries wait "
                       "until it is reactivated.", url=endpoint.url))
             elif delay is None:
-                state = "dead"
+                state = outcome = "dead"
                 _logger.warning("Webhook delivery %s to endpoint %s is dead after %s attempts",
                                 self.webhook_id, endpoint.id, attempts)
                 endpoint._notify_responsible(
@@ -555,7 +616,8 @@ class IntegrationWebhookDelivery(models.Model):
                 due = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=delay)
                 next_attempt_at = due.replace(microsecond=0) + timedelta(seconds=1 if due.microsecond else 0)
         return (self.id, state, attempts, now, next_attempt_at, delivered_at, status or None,
-                excerpt or None, duration_ms, error or None, self.env.uid)
+                excerpt or None, duration_ms, error or None, self.env.uid,
+                endpoint.id, outcome, started_at, request_headers or None, response_headers or None)
 
     # ------------------------------------------------------------------ operators
 

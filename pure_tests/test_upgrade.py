@@ -37,6 +37,11 @@ out = {}
 for name, query in queries.items():
     env.cr.execute(query + " ORDER BY id")
     out[name] = [[str(value) for value in row] for row in env.cr.fetchall()]
+env.cr.execute("SELECT to_regclass('integration_webhook_attempt')")
+if env.cr.fetchone()[0]:  # the attempt history (18.0.1.2.0)
+    env.cr.execute("SELECT delivery_id, attempt, outcome, http_status FROM integration_webhook_attempt"
+                   " ORDER BY delivery_id, attempt")
+    out["attempts"] = [[str(value) for value in row] for row in env.cr.fetchall()]
 env.cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'integration_suite'")
 out["version"] = env.cr.fetchone()[0]
 print("SNAPSHOT=" + json.dumps(out))
@@ -137,3 +142,13 @@ def test_upgrade_from_previous_release_keeps_data_and_secrets(tmp_path):
     for _action_id, code, type_code, active in event_types["actions"]:
         assert (type_code, active) == (code, True), event_types
     assert event_types["test"] == [["webhook.test"]], event_types
+    # each delivery attempted before the upgrade shows its last attempt as its history
+    attempted = {row[0]: row for row in before["deliveries"] if row[5] != "0"}
+    assert attempted, "the demo data has no attempted delivery"
+    history = {}
+    for delivery_id, attempt, outcome, _status in after["attempts"]:
+        history.setdefault(delivery_id, []).append((attempt, outcome))
+    for delivery_id, row in attempted.items():
+        expected = {"delivered": "delivered", "dead": "dead", "cancelled": "cancelled"}.get(row[3], "retry")
+        assert history.get(delivery_id) == [(row[5], expected)], (row, history.get(delivery_id))
+    assert set(history) == set(attempted), "attempt rows for deliveries never attempted"

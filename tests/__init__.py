@@ -12,3 +12,6 @@ from . import test_tracing
 from . import test_worker
 from . import test_secret_reveal
 from . import test_event_types
+from . import test_attempt_history
+from . import test_recovery
+from . import test_endpoint_policy

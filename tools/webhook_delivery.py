@@ -30,6 +30,11 @@ JITTER = 0.1
 METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
                       ipaddress.ip_address("100.100.100.200")}
+# header names whose values are secrets: masked in the attempt history
+SECRET_HEADER_WORDS = ("authorization", "token", "key", "secret", "password", "cookie", "signature")
+MASK = "••••••••"
+# the answer's headers kept per attempt (a receiver could send any amount)
+RESPONSE_HEADERS_BYTES = 4096
 
 
 def new_secret():
@@ -86,6 +91,23 @@ def parse_retry_after(value, now=None):
         return None
     now = now or datetime.now(timezone.utc)
     return max(0, (when - now).total_seconds())
+
+
+def masked_headers(headers):
+    """``Name: value`` lines of the request headers as sent, secrets masked (attempt history).
+
+    The signature and any header whose name says it carries a credential (Authorization,
+    *token*, *key*, *secret*, ...) keep only their name.
+    """
+    return "\n".join(
+        f"{name}: {MASK if any(word in name.lower() for word in SECRET_HEADER_WORDS) else value}"
+        for name, value in headers.items())
+
+
+def header_lines(headers, limit=RESPONSE_HEADERS_BYTES):
+    """``Name: value`` lines of an answer's headers, cut at ``limit`` characters."""
+    text = "\n".join(f"{name}: {value}" for name, value in headers.items())
+    return text if len(text) <= limit else text[:limit] + "\n…"
 
 
 def is_forbidden_address(address):
@@ -256,9 +278,9 @@ def post(session, url, body, headers, timeout, allow_private=False, resolve=sock
 
     ``timeout`` bounds the whole attempt (connect, send, answer), not only each read: a receiver
     that trickles its answer a byte at a time is cut off at the deadline. Never raises; returns
-    ``status``, ``excerpt``, ``error``, ``retry_after`` and ``duration_ms``.
+    ``status``, ``excerpt``, ``error``, ``retry_after``, ``duration_ms`` and ``response_headers``.
     """
-    status, excerpt, error, retry_after = False, False, False, None
+    status, excerpt, error, retry_after, response_headers = False, False, False, None, False
     started = time.monotonic()
     holder = {}
     _attempt.holder = holder
@@ -273,6 +295,7 @@ def post(session, url, body, headers, timeout, allow_private=False, resolve=sock
                           proxies=environment.get("proxies") or {},
                           verify=environment.get("verify") or session.verify) as response:
             status = response.status_code
+            response_headers = header_lines(response.headers)
             raw = response.raw.read(RESPONSE_EXCERPT_BYTES, decode_content=True)
             _watchdog.unwatch(holder)  # before the connection returns to the pool for another attempt
             excerpt = raw.decode(response.encoding or "utf-8", "replace")
@@ -290,7 +313,7 @@ def post(session, url, body, headers, timeout, allow_private=False, resolve=sock
         _watchdog.unwatch(holder)
         _attempt.holder = None
     if error and holder.get("cut"):
-        status, excerpt, retry_after = False, False, None
+        status, excerpt, retry_after, response_headers = False, False, None, False
         error = f"Timed out: the attempt exceeded its {timeout}s deadline (receiver too slow to answer)"
     return {"status": status, "excerpt": excerpt, "error": error, "retry_after": retry_after,
-            "duration_ms": (time.monotonic() - started) * 1000}
+            "duration_ms": (time.monotonic() - started) * 1000, "response_headers": response_headers}

@@ -90,7 +90,7 @@ registry.category("web_tour.tours").add("integration_suite_endpoint_tour", {
         },
         {
             content: "It waits for the worker",
-            trigger: ".o_statusbar_status .o_arrow_button_current:contains(Pending)",
+            trigger: '.o_form_view .o_field_widget[name="state"] .badge:contains(Pending)',
         },
         {
             content: "Back to the endpoint",
