@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 from api_traffic import FLUSH_SECONDS  # noqa: E402 - how often a process writes its API counts
 
 ECHO_ROUTE = "/integration_suite/demo/echo"
+# screens whose subject is below the fold: scrolled to it before the shot
+SCROLL_TO_READY = {"delivery_attempts"}
 OUTPUT = ROOT / "static/description/screenshots"
 CHROMES = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
 
@@ -113,15 +115,25 @@ class Chrome:
 # endpoint and deliver it now; then the records to show and what the incoming calls need.
 PREPARE = """
 import json
+from odoo import fields
 echo = env.ref("integration_suite.demo_webhook_endpoint")
 echo.url = {url!r} + {echo_route!r}
 for endpoint in env["integration.webhook.endpoint"].search([]):
     endpoint.action_send_test()
 env.cr.commit()
 env["integration.worker"]._run(time_budget=30)
+# two more attempts of the unreachable endpoint's test event, for an attempt history to show
+unreachable = env.ref("integration_suite.demo_webhook_endpoint_unreachable")
+retried = env["integration.webhook.delivery"].search(
+    [("endpoint_id", "=", unreachable.id), ("event_type", "=", "webhook.test")], limit=1)
+for _attempt in range(2):
+    retried.next_attempt_at = fields.Datetime.now()
+    env.cr.commit()
+    env["integration.worker"]._run(time_budget=30)
 rule = env.ref("integration_suite.demo_incoming_rule")
 print("SCREENS=" + json.dumps({{
-    "endpoint": echo.id, "rule": rule.id, "uuid": rule.webhook_uuid,
+    "endpoint": echo.id, "unreachable": unreachable.id, "retried": retried.id,
+    "rule": rule.id, "uuid": rule.webhook_uuid,
     "secret": rule.webhook_secret.splitlines()[0],
     "partner": env.ref("integration_suite.demo_partner_webhook").id,
 }}))
@@ -140,7 +152,7 @@ def add_live_traffic(srv):
               "webhook-signature": Webhook(demo["secret"]).sign(msg_id, now, body)}
     for headers in (signed, signed, {"Content-Type": "application/json"}):  # done, duplicate, rejected
         requests.post(f"{srv.url}/web/hook/{demo['uuid']}", data=body, headers=headers, timeout=60)
-    return demo["endpoint"], demo["rule"]
+    return demo
 
 
 LEGACY_CLIENT = """
@@ -189,13 +201,26 @@ def main():
     args.output.mkdir(parents=True, exist_ok=True)
 
     with BenchServer(workers=0, extra_args=["--max-cron-threads=0"], demo=True, api_key=False) as srv:
-        endpoint_id, rule_id = add_live_traffic(srv)
+        demo = add_live_traffic(srv)
+        endpoint_id, rule_id = demo["endpoint"], demo["rule"]
         legacy_client_id = add_legacy_traffic(srv)
         screens = [
+            ("home_menu", "/odoo", '.o_app[data-menu-xmlid="integration_suite.menu_integrations"]',
+             ".o_navbar_apps_menu button"),
             ("endpoint_form", action_url("integration_suite.action_integration_webhook_endpoint", endpoint_id),
              '.o_form_view .o_field_widget[name="url"]', None),
             ("deliveries", action_url("integration_suite.action_integration_webhook_delivery"),
              ".o_list_view .o_data_row", None),
+            ("delivery_attempts", action_url("integration_suite.action_integration_webhook_delivery",
+                                             demo["retried"]),
+             '.o_field_widget[name="attempt_ids"] .o_data_row', None),
+            ("event_types", action_url("integration_suite.action_integration_webhook_event_type"),
+             ".o_list_view .o_data_row", None),
+            ("send_test", action_url("integration_suite.action_integration_webhook_endpoint", endpoint_id),
+             '.modal .o_field_widget[name="sample_payload"]', 'button[name="action_open_send_test"]'),
+            ("recover_failed", action_url("integration_suite.action_integration_webhook_endpoint",
+                                          demo["unreachable"]),
+             '.modal .o_field_widget[name="delivery_count"]', '.o_form_statusbar button[type="action"]'),
             ("incoming_rule", action_url("integration_suite.action_integration_incoming_rule", rule_id),
              '.o_form_view .o_field_widget[name="webhook_auth_mode"]',
              '.o_notebook_headers a[name="incoming_webhook"]'),
@@ -219,6 +244,9 @@ def main():
                     chrome.wait_for(tab)
                     chrome.click(tab)
                 chrome.wait_for(ready)
+                if name in SCROLL_TO_READY:
+                    chrome.evaluate(f"document.querySelector({json.dumps(ready)}).scrollIntoView({{block: 'center'}})")
+                    time.sleep(0.5)
                 chrome.shoot(args.output / f"{name}.png")
                 print(f"{args.output / name}.png")
         finally:
