@@ -189,6 +189,8 @@ class IntegrationWebhookDelivery(models.Model):
     attempt_ids = fields.One2many("integration.webhook.attempt", "delivery_id", string="Attempts", readonly=True)
     model_description = fields.Char(string="Model", compute="_compute_model_description",
                                     help="The model of the record the event is about.")
+    event_type_name = fields.Char(string="Event", compute="_compute_event_type_name",
+                                  help="The event type as the catalogue names it (Outgoing Webhooks › Event Types).")
     payload_pretty = fields.Text(string="Payload (formatted)", compute="_compute_payload_pretty",
                                  help="The body sent, indented for reading; receivers got it as one line.")
     neutralization_blocked = fields.Boolean(
@@ -239,6 +241,14 @@ class IntegrationWebhookDelivery(models.Model):
             if delivery.model and delivery.model not in names:
                 names[delivery.model] = self.env["ir.model"]._get(delivery.model).name or delivery.model
             delivery.model_description = names.get(delivery.model, False)
+
+    @api.depends("event_type")
+    def _compute_event_type_name(self):
+        codes = {code for code in self.mapped("event_type") if code}
+        names = {event_type.code: event_type.name for event_type in self.env["integration.webhook.event.type"]
+                 .with_context(active_test=False).search([("code", "in", list(codes))])} if codes else {}
+        for delivery in self:
+            delivery.event_type_name = names.get(delivery.event_type, delivery.event_type)
 
     @api.depends("payload")
     def _compute_payload_pretty(self):

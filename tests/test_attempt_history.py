@@ -130,6 +130,17 @@ class TestAttemptHistory(TransactionCase):
         self.assertFalse(old_attempts.exists(), "the attempts are deleted with their delivery")
         self.assertTrue(recent_attempts.exists())
 
+    def test_delivery_reads_in_the_users_language(self):
+        delivery = queue(self.endpoint, self.partner)
+        self.assertEqual(delivery.model_description, "Contact")
+        self.assertEqual(delivery.payload_pretty, json.dumps(json.loads(delivery.payload), indent=2))
+        self.assertIn("\n  ", delivery.payload_pretty)
+        self.assertEqual(delivery.event_type_name, "res.partner.history", "not in the catalogue: its code")
+        test = self.env["integration.webhook.event.type"].search([("code", "=", "webhook.test")])
+        delivery.event_type = "webhook.test"
+        self.assertEqual(delivery.event_type_name, test.name)
+        self.assertNotEqual(test.name, "webhook.test")
+
     def test_masked_headers(self):
         text = wd.masked_headers({"Authorization": "Bearer x", "X-Auth-Token": "t", "X-Api-Key": "k",
                                   "X-Client-Secret": "s", "webhook-signature": "v1,abc", "webhook-id": "msg_1",
