@@ -205,3 +205,40 @@ def test_https_verified_against_a_private_ca_bundle_from_the_environment(tmp_pat
         assert [outcome["status"] for outcome in outcomes] == [200, 200]
     finally:
         server.stop()
+
+
+def _closed_port():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        return server.getsockname()[1]
+
+
+def test_failures_read_as_what_happened(httpserver, session):
+    """The first line of an error says why no answer came, without knowing requests or urllib3."""
+    refused = wd.post(session, f"http://127.0.0.1:{_closed_port()}/hook", b"{}", {}, 5, allow_private=True)
+    assert refused["error"].startswith("Connection refused by 127.0.0.1:"), refused["error"]
+    assert "ConnectionError" in refused["error"].splitlines()[1]  # the detail stays, on its own line
+
+    unknown = wd.post(session, "http://no-such-host.invalid/hook", b"{}", {}, 5, allow_private=True)
+    assert unknown["error"].splitlines()[0] == "Could not resolve the host no-such-host.invalid (DNS)", unknown
+
+    # https spoken to a plain-http receiver
+    tls = wd.post(session, httpserver.url_for("/hook").replace("http://", "https://"), b"{}", {}, 5,
+                  allow_private=True)
+    assert tls["error"].startswith("TLS handshake with localhost:"), tls["error"]
+
+
+def test_a_silent_or_hanging_up_receiver_reads_as_such(session):
+    hangs_up = _RawReceiver([], pause=0)  # reads the request and closes the connection
+    try:
+        outcome = wd.post(session, f"http://127.0.0.1:{hangs_up.port}/", b"{}", {}, 5, allow_private=True)
+    finally:
+        hangs_up.close()
+    assert "closed the connection without an answer" in outcome["error"].splitlines()[0], outcome["error"]
+
+    receiver = _RawReceiver([b""], pause=3)  # reads the request, then says nothing for 3 s
+    try:
+        outcome = wd.post(session, f"http://127.0.0.1:{receiver.port}/", b"{}", {}, 0.5, allow_private=True)
+    finally:
+        receiver.close()
+    assert outcome["status"] is False
+    assert "no answer within 0.5 s" in outcome["error"] or "deadline" in outcome["error"], outcome["error"]

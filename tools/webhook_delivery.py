@@ -9,6 +9,7 @@ import os
 import random
 import secrets
 import socket
+import ssl
 import threading
 import time
 from datetime import datetime, timezone
@@ -273,6 +274,38 @@ def _cut(holder):
             sock.shutdown(socket.SHUT_RDWR)
 
 
+def _causes(exc):
+    """``exc`` and what it wraps: requests and urllib3 nest the socket error two or three deep."""
+    seen, pending = [], [exc]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, BaseException) and all(current is not known for known in seen):
+            seen.append(current)
+            pending += [getattr(current, "reason", None), current.__cause__, current.__context__,
+                        *(arg for arg in current.args if isinstance(arg, BaseException))]
+    return seen
+
+
+def describe_failure(exc, url, timeout):
+    """One line an operator reads without knowing requests: why no answer came back from ``url``."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    causes = _causes(exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"Could not connect to {where} within {timeout:g} s (connect timeout)"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"Connected to {where}, but no answer within {timeout:g} s (read timeout)"
+    if any(isinstance(cause, socket.gaierror) for cause in causes) or "Name or service not known" in str(exc):
+        return f"Could not resolve the host {parts.hostname} (DNS)"
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return f"Connection refused by {where}: nothing listens there"
+    if isinstance(exc, requests.exceptions.SSLError) or any(isinstance(cause, ssl.SSLError) for cause in causes):
+        return f"TLS handshake with {where} failed (certificate or protocol)"
+    if any(isinstance(cause, ConnectionResetError) for cause in causes):
+        return f"{where} closed the connection without an answer"
+    return f"No answer from {where}"
+
+
 def post(session, url, body, headers, timeout, allow_private=False, resolve=socket.getaddrinfo):
     """One delivery attempt: POST ``body`` to ``url``, no redirects, keep at most 4 KB of the answer.
 
@@ -303,10 +336,8 @@ def post(session, url, body, headers, timeout, allow_private=False, resolve=sock
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
     except (ValueError, ConnectionError) as exc:
         error = str(exc)
-    except requests.exceptions.Timeout as exc:
-        error = f"Timed out after {timeout}s: {exc}"
     except requests.exceptions.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        error = f"{describe_failure(exc, url, timeout)}\n{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - an attempt must end in an outcome, whatever the receiver did
         error = f"{type(exc).__name__}: {exc}"
     finally:
