@@ -574,12 +574,19 @@ class IntegrationWebhookDelivery(models.Model):
             ), failing AS (
                 SELECT endpoint_id, bool_or(state = 'delivered') AS succeeded, min(last_attempt_at) AS since
                   FROM v GROUP BY endpoint_id
+            ), changed AS (
+                -- only the endpoints whose clock changes, locked in id order: two workers storing
+                -- outcomes of the same endpoints at once wait for each other, never deadlock
+                SELECT e.id, f.succeeded, f.since
+                  FROM integration_webhook_endpoint e JOIN failing f ON f.endpoint_id = e.id
+                 WHERE CASE WHEN f.succeeded THEN e.failing_since IS NOT NULL ELSE e.failing_since IS NULL END
+                 ORDER BY e.id
+                   FOR UPDATE OF e
             )
             UPDATE integration_webhook_endpoint e
-               SET failing_since = CASE WHEN f.succeeded THEN NULL ELSE f.since END
-              FROM failing f
-             WHERE e.id = f.endpoint_id
-               AND (CASE WHEN f.succeeded THEN e.failing_since IS NOT NULL ELSE e.failing_since IS NULL END)
+               SET failing_since = CASE WHEN c.succeeded THEN NULL ELSE c.since END
+              FROM changed c
+             WHERE e.id = c.id
         """, values))
         self.invalidate_recordset()
         if self.env.cr.rowcount:
