@@ -136,7 +136,9 @@ def _summary(tmp_path, cases, status=0, narrowed=0):
 
 
 ODOO_CASE = '<testcase classname="tests.test_json2.TestJson2" name="test_a"/>'
-TOUR_CASE = '<testcase classname="tests.test_ui_tours.TestUiTours" name="test_tour"/>'
+# scripts/pytest_tour_count.py writes how many tours a test ran, whatever its class or file
+TOUR_CASE = ('<testcase classname="tests.test_recovery.TestRecovery" name="test_recovery_tour">'
+             '<properties><property name="browser_tours" value="2"/></properties></testcase>')
 SKIPPED_TOUR = ('<testcase classname="tests.test_ui_tours.TestUiTours" name="test_tour">'
                 '<skipped message="websocket-client module is not installed"/></testcase>')
 PURE_CASE = '<testcase classname="pure_tests.test_readme" name="test_b"/>'
@@ -147,8 +149,35 @@ OTHER_SKIPPED_TOUR = ('<testcase classname="tests.test_worker.TestWorkerTour" na
 def test_summary_counts_odoo_tests_and_tours(tmp_path):
     done = _summary(tmp_path, [ODOO_CASE, ODOO_CASE, TOUR_CASE, PURE_CASE])
     assert done.returncode == 0, done.stdout
-    assert done.stdout.splitlines()[-2:] == ["odoo tests: 2 run; browser tours: 1 run; pure tests: 1 run; skipped: 0",
+    assert done.stdout.splitlines()[-2:] == ["odoo tests: 2 run; browser tours: 2 run; pure tests: 1 run; skipped: 0",
                                              "summary: 4 passed, 0 failed, 0 skipped"]
+
+
+def test_tours_are_counted_where_they_ran(tmp_path):
+    """The plugin counts each start_tour of a test in the JUnit report; test_summary adds them up."""
+    tests = tmp_path / "test_counted.py"
+    tests.write_text(
+        "import sys, types\n"
+        "common = types.ModuleType('odoo.tests.common')\n"
+        "class HttpCase:\n"
+        "    def start_tour(self, url, tour_name, **kwargs):\n"
+        "        if tour_name == 'broken':\n"
+        "            raise AssertionError('tour failed')\n"
+        "common.HttpCase = HttpCase\n"
+        "sys.modules['odoo.tests.common'] = common\n"
+        "def test_two_tours():\n"
+        "    HttpCase().start_tour('/odoo', 'one')\n"
+        "    HttpCase().start_tour('/odoo', 'two')\n"
+        "def test_plain():\n"
+        "    pass\n")
+    report = tmp_path / "junit.xml"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:odoo", "-p", "no:cacheprovider",
+                    "-p", "pytest_tour_count", f"--junitxml={report}", tests], cwd=tmp_path, check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")}, capture_output=True)
+    done = subprocess.run([sys.executable, ROOT / "scripts/test_summary.py", report, "0", "1"],
+                          capture_output=True, text=True, check=False)
+    assert done.stdout.splitlines()[-2:] == ["odoo tests: 0 run; browser tours: 2 run; pure tests: 1 run; skipped: 0",
+                                             "summary: 2 passed, 0 failed, 0 skipped"], done.stdout
 
 
 @pytest.mark.parametrize(("cases", "status", "narrowed", "problem"), [

@@ -50,7 +50,8 @@ export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$odoo_wrappe
 set +e
 # from the folder named integration_suite: pytest-odoo derives the module from its real name;
 # -rs: every skipped test on a line of its own, with its reason
-(cd "$addons_dir/integration_suite" && "$venv_python" -m pytest -q -rs -p no:cacheprovider --rootdir=. \
+(cd "$addons_dir/integration_suite" && PYTHONPATH="$root/scripts${PYTHONPATH:+:$PYTHONPATH}" \
+  "$venv_python" -m pytest -q -rs -p no:cacheprovider -p pytest_tour_count --rootdir=. \
   --junitxml="$report" --odoo-config="$conf" --odoo-database="$db" --odoo-http tests pure_tests "$@")
 status=$?
 set -e

@@ -324,13 +324,14 @@ class TestIntegrationsApp(TransactionCase):
     def test_an_app_of_the_home_menu_for_administrators_only(self):
         app = self.env.ref("integration_suite.menu_integrations")
         menus = self.env["ir.ui.menu"]
-        self.assertIn(app.id, menus.with_user(self.env.ref("base.user_admin")).load_menus(debug=False)["root"]["children"])
+        admin = self.env.ref("base.user_admin")
+        self.assertIn(app.id, menus.with_user(admin).load_menus(debug=False)["root"]["children"])
         user = new_test_user(self.env, login="integrations_app_user", groups="base.group_user")
         self.assertNotIn(app.id, menus.with_user(user).load_menus(debug=False)["root"]["children"])
 
     def test_each_entry_is_named_as_the_screen_it_opens(self):
-        entries = self.env["ir.ui.menu"].search([("id", "child_of", self.env.ref("integration_suite.menu_integrations").id),
-                                                 ("action", "!=", False)])
+        app = self.env.ref("integration_suite.menu_integrations")
+        entries = self.env["ir.ui.menu"].search([("id", "child_of", app.id), ("action", "!=", False)])
         self.assertGreaterEqual(len(entries), 9)
         for entry in entries:  # "Dashboard" opens the "Integrations Dashboard"
             self.assertIn(entry.name, entry.action.name)
