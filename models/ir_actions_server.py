@@ -26,6 +26,11 @@ class IrActionsServer(models.Model):
     webhook_endpoint_id = fields.Many2one(
         "integration.webhook.endpoint", ondelete="restrict",
         help="Receiver, signing secret and retry policy. Setting the Webhook URL finds or creates it.")
+    webhook_event_type_id = fields.Many2one(
+        "integration.webhook.event.type", string="Event Type", compute="_compute_webhook_event_type_id",
+        groups="base.group_system",
+        help="What this action's deliveries carry as their event type; endpoints that receive selected event "
+             "types only get it when they subscribe to it.")
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -62,6 +67,14 @@ class IrActionsServer(models.Model):
         codes = set(codes_before) | self._event_type_codes()
         if codes:
             self.env["integration.webhook.event.type"]._sync_from_actions(codes)
+
+    @api.depends("state", "name", "model_id")
+    def _compute_webhook_event_type_id(self):
+        EventType = self.env["integration.webhook.event.type"].with_context(active_test=False)
+        for action in self:
+            code = action.state == "webhook" and action.model_id and EventType._code_of(
+                action.model_id.model, action.name)
+            action.webhook_event_type_id = code and EventType.search([("code", "=", code)], limit=1)
 
     @api.model
     def _sync_webhook_endpoint(self, vals):

@@ -52,6 +52,7 @@ class TestEventTypes(TransactionCase):
         self.assertEqual((event_type.name, event_type.model_id, event_type.action_ids, event_type.source,
                           event_type.active),
                          ("Contact: ET partner changed", self.partner_model, self.action, "action", True))
+        self.assertEqual(self.action.webhook_event_type_id, event_type, "the action's form shows it")
         # a second action of the same name and model produces the same type
         twin = self.make_action("ET partner changed", "name")
         self.assertEqual(event_type.action_ids, self.action | twin)
