@@ -258,7 +258,8 @@ class TestScenarios(IntegrationHttpCase):
         event = Webhook(endpoint.secret).verify(second.get_data(), dict(second.headers))
         self.assertEqual(event["_id"], parcel.id)
         self.assertEqual((event["name"], event["city"], event["category_id"]), ("Parcel 7", "Hull", [ready.id]))
-        self.assertEqual(event["_action"], f"Notify(#{action.id})")
+        # base_automation names a rule's webhook action itself ("Send Webhook Notification")
+        self.assertEqual(event["_action"], f"{action.name}(#{action.id})")
         with self.assertRaises(WebhookVerificationError, msg="a receiver with another secret rejects it"):
             Webhook("whsec_" + base64.b64encode(b"x" * 24).decode()).verify(second.get_data(), dict(second.headers))
         self.assertTrue(endpoint.active, "a 503 disables nothing")

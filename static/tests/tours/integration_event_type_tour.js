@@ -2,8 +2,9 @@ import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 /**
- * Integrations › Outgoing Webhooks › Webhook Endpoints: open an endpoint, "Send test", pick one of
- * its event types instead of the test event, check its sample and send it. The Python test checks
+ * Integrations › Outgoing Webhooks › Event Types: the action's event type with its sample; then
+ * Webhook Endpoints: open an endpoint, "Send test", pick one of its event types instead of the
+ * test event, check its sample and send it. The Python test checks
  * that the receiver got that type's sample, signed.
  */
 registry.category("web_tour.tours").add("integration_suite_event_type_tour", {
@@ -12,6 +13,30 @@ registry.category("web_tour.tours").add("integration_suite_event_type_tour", {
         ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
         {
             content: "Open the Outgoing Webhooks menu",
+            trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_outgoing"]',
+            run: "click",
+        },
+        {
+            content: "Open Outgoing Webhooks › Event Types",
+            trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_webhook_event_type"]',
+            run: "click",
+        },
+        {
+            content: "The action's event type is in the catalogue, named after the model's description",
+            trigger: ".o_list_view .o_data_row td[name=name]:contains(Contact: Tour contact changed)",
+            run: "click",
+        },
+        {
+            content: "Its sample payload is the action's body",
+            trigger: '.o_notebook a:contains(Sample Payload)',
+            run: "click",
+        },
+        {
+            content: "... with the action's fields",
+            trigger: '.o_field_widget[name="sample_payload"]:contains("Tour contact changed(#")',
+        },
+        {
+            content: "Back to the Outgoing Webhooks menu",
             trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_outgoing"]',
             run: "click",
         },
