@@ -26,7 +26,7 @@ class IntegrationWebhookEventType(models.Model):
     description = fields.Text(help="What the event means for the receivers; yours to write.")
     source = fields.Selection(
         [("builtin", "Built-in"), ("action", "Server action")], required=True, readonly=True, default="action")
-    model_id = fields.Many2one("ir.model", string="Model", readonly=True, ondelete="cascade")
+    model_id = fields.Many2one("ir.model", readonly=True, ondelete="cascade")
     model = fields.Char(related="model_id.model", string="Technical Model Name")
     action_ids = fields.Many2many(
         "ir.actions.server", "integration_webhook_event_type_action_rel", "event_type_id", "action_id",

@@ -15,7 +15,7 @@ class IntegrationWebhookSendTest(models.TransientModel):
     allowed_event_type_ids = fields.Many2many(
         "integration.webhook.event.type", compute="_compute_allowed_event_type_ids")
     event_type_id = fields.Many2one(
-        "integration.webhook.event.type", string="Event Type", required=True,
+        "integration.webhook.event.type", required=True,
         domain="[('id', 'in', allowed_event_type_ids)]",
         default=lambda self: self.env.ref("integration_suite.event_type_webhook_test", raise_if_not_found=False),
         help="One of the event types the endpoint receives; the test event is always available.")

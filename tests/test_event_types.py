@@ -145,7 +145,8 @@ class TestEventTypes(TransactionCase):
     def wizard(self, endpoint=None, user=None):
         action = (endpoint or self.endpoint).with_user(user or self.env.user).action_open_send_test()
         self.assertEqual((action["res_model"], action["target"]), ("integration.webhook.send.test", "new"))
-        return self.env[action["res_model"]].with_user(user or self.env.user).with_context(action["context"]).create({})
+        wizard = self.env[action["res_model"]].with_user(user or self.env.user)
+        return wizard.with_context(**action["context"]).create({})
 
     def test_send_test_of_a_chosen_type_is_signed_and_received(self):
         self.receiver.expect_request(PATH, method="POST").respond_with_data("ok")
