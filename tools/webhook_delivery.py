@@ -345,6 +345,6 @@ def post(session, url, body, headers, timeout, allow_private=False, resolve=sock
         _attempt.holder = None
     if error and holder.get("cut"):
         status, excerpt, retry_after, response_headers = False, False, None, False
-        error = f"Timed out: the attempt exceeded its {timeout}s deadline (receiver too slow to answer)"
+        error = f"Timed out: no answer within {timeout:g} s, the attempt's deadline (receiver too slow to answer)"
     return {"status": status, "excerpt": excerpt, "error": error, "retry_after": retry_after,
             "duration_ms": (time.monotonic() - started) * 1000, "response_headers": response_headers}
