@@ -89,7 +89,7 @@ class IntegrationWebhookEndpoint(models.Model):
         string="Custom headers", groups="base.group_system",
         help='JSON object of extra request headers, e.g. {"Authorization": "Bearer ..."}.')
     timeout = fields.Float(
-        default=10.0,
+        string="Timeout (s)", default=10.0,
         help="Seconds one attempt may take in all (connect, send, answer); at most 120. A slower "
              "answer counts as a failed attempt and is retried.")
     max_in_flight = fields.Integer(

@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openIntegrationsScreen } from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /**
  * "What happened to my event?": a delivery answered 500 then 200 (prepared by the Python test),
@@ -9,17 +9,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 registry.category("web_tour.tours").add("integration_suite_attempt_history_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
-        {
-            content: "Open the Outgoing Webhooks menu",
-            trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_outgoing"]',
-            run: "click",
-        },
-        {
-            content: "Open Outgoing Webhooks › Webhook Deliveries",
-            trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_webhook_delivery"]',
-            run: "click",
-        },
+        ...openIntegrationsScreen("menu_integration_webhook_delivery", "menu_integrations_outgoing"),
         {
             content: "Open the delivery to the Timeline receiver",
             trigger: '.o_list_view .o_data_row td[name="endpoint_id"]:contains(Timeline receiver)',

@@ -1,16 +1,11 @@
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openIntegrationsScreen } from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /** The Integrations app › Dashboard: the graph and the pivot show real traffic. */
 registry.category("web_tour.tours").add("integration_suite_dashboard_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
-        {
-            content: "Open Dashboard",
-            trigger: 'a[data-menu-xmlid="integration_suite.menu_integrations_dashboard"]',
-            run: "click",
-        },
+        ...openIntegrationsScreen("menu_integrations_dashboard"),
         {
             content: "The graph draws the traffic, not sample data",
             trigger: ".o_graph_view:not(:has(.o_view_sample_data)) .o_graph_renderer canvas",

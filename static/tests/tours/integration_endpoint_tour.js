@@ -1,6 +1,7 @@
 import { registry } from "@web/core/registry";
 import { cookie } from "@web/core/browser/cookie";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openIntegrationsScreen } from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /**
  * Integrations › Outgoing Webhooks › Webhook Endpoints: create an endpoint and send a test
@@ -10,17 +11,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 registry.category("web_tour.tours").add("integration_suite_endpoint_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
-        {
-            content: "Open the Outgoing Webhooks menu",
-            trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_outgoing"]',
-            run: "click",
-        },
-        {
-            content: "Open Outgoing Webhooks › Webhook Endpoints",
-            trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_webhook_endpoint"]',
-            run: "click",
-        },
+        ...openIntegrationsScreen("menu_integration_webhook_endpoint", "menu_integrations_outgoing"),
         {
             content: "Create an endpoint",
             trigger: ".o_list_view .o_list_button_add",

@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openIntegrationsScreen } from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /**
  * Integrations › Outgoing Webhooks › Event Types: the action's event type with its sample; then
@@ -10,17 +10,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 registry.category("web_tour.tours").add("integration_suite_event_type_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
-        {
-            content: "Open the Outgoing Webhooks menu",
-            trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_outgoing"]',
-            run: "click",
-        },
-        {
-            content: "Open Outgoing Webhooks › Event Types",
-            trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_webhook_event_type"]',
-            run: "click",
-        },
+        ...openIntegrationsScreen("menu_integration_webhook_event_type", "menu_integrations_outgoing"),
         {
             content: "The action's event type is in the catalogue, named after the model's description",
             trigger: ".o_list_view .o_data_row td[name=name]:contains(Contact: Tour contact changed)",

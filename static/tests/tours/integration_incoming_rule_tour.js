@@ -1,6 +1,7 @@
 import { registry } from "@web/core/registry";
 import { cookie } from "@web/core/browser/cookie";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openIntegrationsScreen } from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /**
  * Integrations › Incoming Webhooks › Incoming Webhook Rules: create an "On webhook" rule on contacts
@@ -10,17 +11,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 registry.category("web_tour.tours").add("integration_suite_incoming_rule_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
-        {
-            content: "Open the Incoming Webhooks menu",
-            trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_incoming"]',
-            run: "click",
-        },
-        {
-            content: "Open Incoming Webhooks › Incoming Webhook Rules",
-            trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_incoming_rule"]',
-            run: "click",
-        },
+        ...openIntegrationsScreen("menu_integration_incoming_rule", "menu_integrations_incoming"),
         {
             content: "Create a rule",
             trigger: ".o_list_view .o_list_button_add",

@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openIntegrationsScreen } from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /**
  * After an outage: "Recover failed since…" on an endpoint whose deliveries died (prepared by
@@ -8,17 +8,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
 registry.category("web_tour.tours").add("integration_suite_recovery_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app"),
-        {
-            content: "Open the Outgoing Webhooks menu",
-            trigger: 'button[data-menu-xmlid="integration_suite.menu_integrations_outgoing"]',
-            run: "click",
-        },
-        {
-            content: "Open Outgoing Webhooks › Webhook Endpoints",
-            trigger: 'a[data-menu-xmlid="integration_suite.menu_integration_webhook_endpoint"]',
-            run: "click",
-        },
+        ...openIntegrationsScreen("menu_integration_webhook_endpoint", "menu_integrations_outgoing"),
         {
             content: "Open the endpoint that was down",
             trigger: '.o_list_view .o_data_row td[name="name"]:contains(Recovery receiver)',
