@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 OUTCOMES = [
     ("delivered", "Delivered"),
@@ -38,3 +38,10 @@ class IntegrationWebhookAttempt(models.Model):
     response_headers = fields.Text(readonly=True)
     response_excerpt = fields.Text(readonly=True, help="First 4 KB of the answer.")
     error = fields.Text(readonly=True)
+    error_summary = fields.Char(string="Why", compute="_compute_error_summary",
+                                help="The first line of the error: what happened, without the library's detail.")
+
+    @api.depends("error")
+    def _compute_error_summary(self):
+        for attempt in self:
+            attempt.error_summary = (attempt.error or "").split("\n", 1)[0]
