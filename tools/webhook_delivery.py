@@ -292,9 +292,9 @@ def describe_failure(exc, url, timeout):
     where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     causes = _causes(exc)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"Could not connect to {where} within {timeout:g} s (connect timeout)"
+        return f"Timed out: could not connect to {where} within {timeout:g} s (connect timeout)"
     if isinstance(exc, requests.exceptions.Timeout):
-        return f"Connected to {where}, but no answer within {timeout:g} s (read timeout)"
+        return f"Timed out: connected to {where}, but no answer within {timeout:g} s (read timeout)"
     if any(isinstance(cause, socket.gaierror) for cause in causes) or "Name or service not known" in str(exc):
         return f"Could not resolve the host {parts.hostname} (DNS)"
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes):

@@ -18,11 +18,18 @@ const OUTCOME_COLORS = {
     skipped: "#ADB5BD",
 };
 
-/** The outcome a dataset stands for, read from its domain (its label is translated). */
+/**
+ * The outcome a dataset stands for, read from its domains (its label is translated); a day
+ * without data has an empty domain, so the first domain that names an outcome is used.
+ */
 function datasetOutcome(dataset) {
-    const domain = JSON.stringify((dataset.domains || []).find(Boolean) || []);
-    const match = domain.match(/\["outcome","=","(\w+)"\]/);
-    return match && match[1];
+    for (const domain of dataset.domains || []) {
+        const match = JSON.stringify(domain || []).match(/\["outcome","=","(\w+)"\]/);
+        if (match) {
+            return match[1];
+        }
+    }
+    return null;
 }
 
 export class WorkerStatusGraphRenderer extends GraphRenderer {

@@ -11,12 +11,14 @@ registry.category("web_tour.tours").add("integration_suite_dashboard_tour", {
             trigger: ".o_graph_view:not(:has(.o_view_sample_data)) .o_graph_renderer canvas",
         },
         {
-            content: "Succeeded is green and failed red; the counts are whole numbers",
+            content: "Succeeded is green, failed red, cancelled grey; the counts are whole numbers",
             trigger: ".o_graph_renderer canvas",
             run() {
                 const chart = window.Chart.getChart(document.querySelector(".o_graph_renderer canvas"));
                 const colors = Object.fromEntries(chart.data.datasets.map((d) => [d.label, d.backgroundColor]));
-                if (colors.Succeeded !== "#28A745" || colors.Failed !== "#DC3545") {
+                const expected = { Succeeded: "#28A745", Failed: "#DC3545", Cancelled: "#ADB5BD" };
+                if (Object.entries(colors).some(([label, color]) => expected[label] && color !== expected[label])
+                    || colors.Succeeded !== expected.Succeeded || colors.Failed !== expected.Failed) {
                     throw new Error(`outcome colours: ${JSON.stringify(colors)}`);
                 }
                 const ticks = chart.scales.y.ticks.map((tick) => tick.label);
