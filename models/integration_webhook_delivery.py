@@ -432,9 +432,11 @@ class IntegrationWebhookDelivery(models.Model):
     def _worker_next_due(self):
         """Seconds until a delivery of an active endpoint next comes due (its retry, or its lease's end).
 
-        Only future times count: a row due now but not claimed waits for an earlier delivery of its
-        record, for its endpoint's cap or for another worker, and becomes claimable only through
-        one of these times or the end of an attempt in flight.
+        Only future times count, and those of the last second: a row due now but not claimed waits
+        for an earlier delivery of its record, for its endpoint's cap or for another worker, and
+        becomes claimable only through one of these times or the end of an attempt in flight; but a
+        row that came due between the run's claim and this read (a retry stored to the second) must
+        not end the run, so it counts for one more second.
         """
         self.env.cr.execute(SQL("""
             SELECT EXTRACT(EPOCH FROM min(due) - (clock_timestamp() AT TIME ZONE 'UTC'))
@@ -443,7 +445,7 @@ class IntegrationWebhookDelivery(models.Model):
                       JOIN integration_webhook_endpoint e ON e.id = d.endpoint_id AND e.active
                                                           AND (NOT %s OR e.send_on_neutralized)
                      WHERE d.state IN ('pending', 'failed')) AS rows
-             WHERE due > clock_timestamp() AT TIME ZONE 'UTC'
+             WHERE due > clock_timestamp() AT TIME ZONE 'UTC' - INTERVAL '1 second'
         """, self.env["integration.worker"]._database_neutralized()))
         due = self.env.cr.fetchone()[0]
         return None if due is None else float(due)
