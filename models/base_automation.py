@@ -43,6 +43,16 @@ _logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 1024 * 1024
 # 18.0 makes webhook uuids with uuid4(); a looser shape keeps hand-set ones working
+# what a call reads of its rule (this addon's checks, 18.0's _execute_webhook, the metrics):
+# loaded with the lookup, not the rule's 55 columns (any other field is loaded when first read)
+CALL_FIELDS = (
+    "name", "active", "trigger", "model_id", "record_getter", "log_webhook_calls", "webhook_uuid",
+    "webhook_auth_mode", "webhook_secret", "webhook_hmac_preset", "webhook_hmac_header", "webhook_hmac_encoding",
+    "webhook_hmac_prefix", "webhook_hmac_algorithm", "webhook_payload_schema", "webhook_dedupe_source",
+    "webhook_dedupe_pointer", "webhook_async", "webhook_rate_limit", "webhook_rate_limit_period",
+    "webhook_log_payload_size", "webhook_max_body_size",
+)
+_LOG_COLUMNS = {}  # the column list of the call log's INSERT, per shape of row (see _webhook_log)
 WEBHOOK_UUID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # PostgreSQL errors a later attempt may not hit: the framework (sync) or the worker (async) retries
@@ -286,7 +296,7 @@ class BaseAutomation(models.Model):
             # one query finds the rule and loads what the call reads of it (archived rules: none)
             Rule = self.sudo()  # noqa: N806 - a model; the caller may be the Public user
             rule = Rule.search_fetch([("webhook_uuid", "=", rule_uuid), ("trigger", "=", "on_webhook")],
-                                     [name for name, field in Rule._fields.items() if field.column_type], limit=1)
+                                     CALL_FIELDS, limit=1)
         request.integration_webhook_rule_id = rule.id  # the controller needs no second lookup
         data = read_capped_body(request.httprequest, rule.webhook_max_body_size or DEFAULT_MAX_BODY if rule else 0)
         request.integration_webhook_too_large = data is None
@@ -294,8 +304,8 @@ class BaseAutomation(models.Model):
     def _webhook_receive(self, call):
         """Handle one HTTP call end to end; return ``(status, body, extra_headers)``.
 
-        The call is logged in the request's transaction but outside the
-        actions' savepoint, so the log survives when the actions roll back.
+        The call is logged in the request's transaction, after the actions: when they fail, they
+        are rolled back first (``_webhook_run_once``), so the log survives them.
         """
         self.ensure_one()
         log = {"state": "done"}
@@ -470,6 +480,13 @@ class BaseAutomation(models.Model):
             return rule.sudo()._execute_webhook(payload)
         return rule._webhook_execute_as(payload, user)
 
+    def _check_trigger_fields(self, record):
+        """Without old values every field counts as changed, as in 18.0: answer that before 18.0
+        reads the watched fields (one query on every webhook call, creation and manual run)."""
+        if self.env.context.get("old_values") is None:
+            return True
+        return super()._check_trigger_fields(record)
+
     def _webhook_execute_as(self, payload, user):
         """``_execute_webhook`` without sudo: native ``_process`` runs the actions as superuser.
 
@@ -528,11 +545,12 @@ class BaseAutomation(models.Model):
             **values,
         }
         row["duplicate"] = row["state"] == "duplicate"
-        Call = self.env["integration.webhook.call"].sudo()  # noqa: N806 - a model
+        columns = _LOG_COLUMNS.get(tuple(row))
+        if columns is None:  # a few shapes of row, all named in this method
+            columns = _LOG_COLUMNS[tuple(row)] = SQL(", ").join(SQL.identifier(name) for name in row)
         self.env.cr.execute(SQL(
             """INSERT INTO integration_webhook_call (%s, create_uid, create_date, write_uid, write_date)
                VALUES (%s, %s, now() AT TIME ZONE 'UTC', %s, now() AT TIME ZONE 'UTC') RETURNING id""",
-            SQL(", ").join(SQL.identifier(Call._fields[name].name) for name in row),
-            SQL(", ").join(row.values()), self.env.uid, self.env.uid,
+            columns, SQL(", ".join(["%s"] * len(row)), *row.values()), self.env.uid, self.env.uid,
         ))
-        return Call.browse(self.env.cr.fetchone()[0])
+        return self.env["integration.webhook.call"].sudo().browse(self.env.cr.fetchone()[0])
