@@ -463,8 +463,10 @@ class TestCopiedCoreMethods(TransactionCase):
 
     # 18.0 methods that a shortcut of the addon answers for in some cases (see each override)
     SHORTCUT_OF = {
-        ("base_automation", "base.automation", "_check_trigger_fields"): "33d9544aa393d93562c69fbbc17c98dd7a7db07dc9aff0b0f3553f2400dc34d5",
-        ("base", "ir.http", "_auth_method_public"): "921ad5d4698a3a3e93c120aa143ca4b3a06bd98d6d554f91b93e2c36b1b07944",
+        ("base_automation", "base.automation", "_check_trigger_fields"):
+            "33d9544aa393d93562c69fbbc17c98dd7a7db07dc9aff0b0f3553f2400dc34d5",
+        ("base", "ir.http", "_auth_method_public"):
+            "921ad5d4698a3a3e93c120aa143ca4b3a06bd98d6d554f91b93e2c36b1b07944",
     }
 
     def test_the_core_methods_the_shortcuts_answer_for(self):
