@@ -18,7 +18,7 @@ import jsonschema
 import psycopg2.errors
 from werkzeug.datastructures import Headers
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 from odoo.tools import SQL, safe_eval
@@ -43,15 +43,9 @@ _logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 1024 * 1024
 # 18.0 makes webhook uuids with uuid4(); a looser shape keeps hand-set ones working
-# what a call reads of its rule (this addon's checks, 18.0's _execute_webhook, the metrics):
-# loaded with the lookup, not the rule's 55 columns (any other field is loaded when first read)
-CALL_FIELDS = (
-    "name", "active", "trigger", "model_id", "record_getter", "log_webhook_calls", "webhook_uuid",
-    "webhook_auth_mode", "webhook_secret", "webhook_hmac_preset", "webhook_hmac_header", "webhook_hmac_encoding",
-    "webhook_hmac_prefix", "webhook_hmac_algorithm", "webhook_payload_schema", "webhook_dedupe_source",
-    "webhook_dedupe_pointer", "webhook_async", "webhook_rate_limit", "webhook_rate_limit_period",
-    "webhook_log_payload_size", "webhook_max_body_size",
-)
+# what a call reads of its rule besides its own webhook_* columns (18.0's _execute_webhook, the
+# metrics): loaded with the lookup, not all the rule's columns (any other is loaded when first read)
+CALL_FIELDS = ("name", "active", "trigger", "model_id", "record_getter", "log_webhook_calls")
 _LOG_COLUMNS = {}  # the column list of the call log's INSERT, per shape of row (see _webhook_log)
 WEBHOOK_UUID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -296,10 +290,16 @@ class BaseAutomation(models.Model):
             # one query finds the rule and loads what the call reads of it (archived rules: none)
             Rule = self.sudo()  # noqa: N806 - a model; the caller may be the Public user
             rule = Rule.search_fetch([("webhook_uuid", "=", rule_uuid), ("trigger", "=", "on_webhook")],
-                                     CALL_FIELDS, limit=1)
+                                     Rule._webhook_call_fields(), limit=1)
         request.integration_webhook_rule_id = rule.id  # the controller needs no second lookup
         data = read_capped_body(request.httprequest, rule.webhook_max_body_size or DEFAULT_MAX_BODY if rule else 0)
         request.integration_webhook_too_large = data is None
+
+    @tools.ormcache()
+    def _webhook_call_fields(self):
+        """The columns a call reads of its rule: every stored ``webhook_*`` field and CALL_FIELDS."""
+        return [name for name, field in self._fields.items()
+                if field.column_type and (name.startswith("webhook_") or name in CALL_FIELDS)]
 
     def _webhook_receive(self, call):
         """Handle one HTTP call end to end; return ``(status, body, extra_headers)``.

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import uuid
+from unittest.mock import patch
 
 import psycopg2.errors
 import requests
@@ -138,6 +139,29 @@ class TestIncomingWebhooks(IntegrationHttpCase):
         self.assertRejected(self.hook(rule, body, garbage), 401)
         self.assertEqual(self.runs(), 1)
         self.assertEqual(self.calls(rule).mapped("state").count("rejected"), 5)
+
+    def test_a_call_reads_its_rule_once(self):
+        """The lookup loads every field a call reads of its rule: a safe rule (signature, schema,
+        dedupe) runs without a second query on ``base_automation``."""
+        rule = self.make_rule(webhook_auth_mode="standard_webhooks", webhook_secret=WHSEC,
+                              webhook_payload_schema=json.dumps({"type": "object"}),
+                              webhook_dedupe_source="webhook_id", webhook_rate_limit=100)
+        body = self.body()
+        headers = self.signed(body)
+        self.hook(rule, body, self.signed(body))  # the first call of a process fills its caches
+        queries, execute = [], sql_db.Cursor.execute
+
+        def spy(cr, query, *args, **kwargs):
+            queries.append(str(query))
+            return execute(cr, query, *args, **kwargs)
+
+        with patch.object(sql_db.Cursor, "execute", spy):
+            self.assertOk(self.hook(rule, body, headers))
+        self.assertEqual(self.runs(), 2)
+        # this rule's row: found by its uuid, or re-read by its id (other rules' reads do not count)
+        rule_reads = [query for query in queries if 'FROM "base_automation"' in query
+                      and (rule.webhook_uuid in query or f"({rule.id},)" in query)]
+        self.assertEqual(len(rule_reads), 1, rule_reads)
 
     def test_standard_webhooks_rotation(self):
         new_secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
