@@ -42,11 +42,11 @@ from .ir_http import BEARER
 _logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 1024 * 1024
-# 18.0 makes webhook uuids with uuid4(); a looser shape keeps hand-set ones working
 # what a call reads of its rule besides its own webhook_* columns (18.0's _execute_webhook, the
-# metrics): loaded with the lookup, not all the rule's columns (any other is loaded when first read)
+# metrics): kept per worker with them (_webhook_rules); any other field is read when first used
 CALL_FIELDS = ("name", "active", "trigger", "model_id", "record_getter", "log_webhook_calls")
 _LOG_COLUMNS = {}  # the column list of the call log's INSERT, per shape of row (see _webhook_log)
+# 18.0 makes webhook uuids with uuid4(); a looser shape keeps hand-set ones working
 WEBHOOK_UUID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # PostgreSQL errors a later attempt may not hit: the framework (sync) or the worker (async) retries
@@ -161,6 +161,31 @@ class BaseAutomation(models.Model):
         ("webhook_max_body_size_positive", "CHECK(webhook_max_body_size > 0)",
          "The maximum body size must be positive."),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        if "on_webhook" in rules.mapped("trigger"):
+            self._webhook_rules_changed()
+        return rules
+
+    def write(self, vals):
+        was_webhook = "on_webhook" in self.mapped("trigger")
+        res = super().write(vals)
+        if was_webhook or "on_webhook" in self.mapped("trigger"):
+            self._webhook_rules_changed()
+        return res
+
+    def unlink(self):
+        if "on_webhook" in self.mapped("trigger"):
+            self._webhook_rules_changed()
+        return super().unlink()
+
+    def _webhook_rules_changed(self):
+        """Drop every worker's copy of the incoming rules (``_webhook_rules``): the next call sees
+        the change, even in this transaction, where the ``write_date`` calls check it against
+        does not move."""
+        self.env.registry.clear_cache()
 
     @api.depends("trigger_field_ids")
     def _compute_trigger(self):
@@ -287,19 +312,54 @@ class BaseAutomation(models.Model):
         """
         rule = self.browse()
         if WEBHOOK_UUID.match(rule_uuid):  # anything else (a NUL, a megabyte of path) finds no rule
-            # one query finds the rule and loads what the call reads of it (archived rules: none)
-            Rule = self.sudo()  # noqa: N806 - a model; the caller may be the Public user
-            rule = Rule.search_fetch([("webhook_uuid", "=", rule_uuid), ("trigger", "=", "on_webhook")],
-                                     Rule._webhook_call_fields(), limit=1)
+            rule = self.sudo()._webhook_rule(rule_uuid)  # the caller may be the Public user
         request.integration_webhook_rule_id = rule.id  # the controller needs no second lookup
         data = read_capped_body(request.httprequest, rule.webhook_max_body_size or DEFAULT_MAX_BODY if rule else 0)
         request.integration_webhook_too_large = data is None
 
+    @api.model
+    def _webhook_rule(self, rule_uuid):
+        """The active "On webhook" rule with this uuid (or none), what a call reads of it in cache.
+
+        Each worker keeps its rules' settings (``_webhook_rules``) and checks its copy against the
+        rule's ``write_date`` in one indexed query, where 18.0 reads the rule's row twice: a change
+        is seen by the next call, even one that no cache signal announces (``odoo shell``).
+        """
+        self.flush_model(["webhook_uuid", "trigger", "active", "write_date"])
+        self.env.cr.execute(SQL(
+            """SELECT id, write_date FROM base_automation
+                WHERE webhook_uuid = %s AND trigger = 'on_webhook' AND active ORDER BY id LIMIT 1""", rule_uuid))
+        row = self.env.cr.fetchone()
+        if not row:
+            return self.browse()
+        kept = self._webhook_rules().get(rule_uuid)
+        if kept is None or kept[:2] != row:
+            self.env.registry.clear_cache()  # every worker reloads its copy
+            kept = self._webhook_rules().get(rule_uuid)
+        rule = self.browse(row[0])
+        if kept and kept[:2] == row:
+            for field, value in zip(self._webhook_call_fields(), kept[2], strict=True):
+                self.env.cache.insert_missing(rule, field, (value,))
+        return rule
+
+    @tools.ormcache("self.env.lang")
+    def _webhook_rules(self):
+        """``{uuid: (id, write_date, values of _webhook_call_fields)}`` of every active "On webhook"
+        rule (names in the caller's language)."""
+        fields = self._webhook_call_fields()
+        rules = self.sudo().search_fetch([("trigger", "=", "on_webhook"), ("webhook_uuid", "!=", False)],
+                                         [field.name for field in fields] + ["write_date"], order="id")
+        kept = {}
+        for rule in rules:  # a uuid set by hand on two rules finds the first, as the check does
+            kept.setdefault(rule.webhook_uuid, (
+                rule.id, rule.write_date, tuple(self.env.cache.get(rule, field) for field in fields)))
+        return kept
+
     @tools.ormcache()
     def _webhook_call_fields(self):
-        """The columns a call reads of its rule: every stored ``webhook_*`` field and CALL_FIELDS."""
-        return [name for name, field in self._fields.items()
-                if field.column_type and (name.startswith("webhook_") or name in CALL_FIELDS)]
+        """The fields a call reads of its rule: every stored ``webhook_*`` field and CALL_FIELDS."""
+        return tuple(field for name, field in self._fields.items()
+                     if field.store and (name.startswith("webhook_") or name in CALL_FIELDS))
 
     def _webhook_receive(self, call):
         """Handle one HTTP call end to end; return ``(status, body, extra_headers)``.

@@ -6,6 +6,8 @@
 - A chunked body is not read to its end, with no key or naming no database.
 - A database of the same server without the addon keeps stock 18.0's doors: server-wide routes
   serve every database.
+- An incoming rule made, changed or archived by ``odoo shell`` (which signals no cache) is seen at
+  once by both workers, which keep their rules' settings between calls.
 `make test` exports the Odoo command and configuration it uses; elsewhere this is skipped.
 """
 import concurrent.futures
@@ -43,6 +45,18 @@ env["ir.actions.server"].create({"name": "mark", "model_id": model.id, "state": 
                                  "usage": "base_automation"})
 env.cr.commit()
 print("RULE", rule.webhook_uuid, partner.id)
+"""
+
+
+HOOK_RULE = """
+model = env.ref("base.model_res_partner")
+rule = env["base.automation"].create({"name": "shell rule", "model_id": model.id, "trigger": "on_webhook"})
+env["ir.actions.server"].create({"name": "tag", "model_id": model.id, "state": "code", "usage": "base_automation",
+                                 "code": "env['res.partner.category'].create({'name': 'hook'})",
+                                 "base_automation_id": rule.id})
+partner = env["res.partner"].create({"name": "shell target"})
+env.cr.commit()
+print("RULE", rule.id, rule.webhook_uuid, partner.id)
 """
 
 
@@ -123,6 +137,39 @@ def test_sql_revocation_is_refused_by_every_worker(server):
     _sql(db, "UPDATE res_users SET active = false WHERE id = %s", [int(keys["archived_user"][0])])
     for who, (_user_id, key) in keys.items():
         assert _burst(port, db, key) == [401] * BURST, f"{who}: still accepted after the SQL revocation"
+
+
+def _hook_burst(port, db, rule_uuid, partner_id):
+    """BURST concurrent calls of an incoming rule, each on its own connection (both workers answer)."""
+    def one(_index):
+        return requests.post(f"http://127.0.0.1:{port}/web/hook/{rule_uuid}", timeout=60,
+                             json={"_model": "res.partner", "_id": partner_id},
+                             headers={"X-Odoo-Database": db, "Connection": "close"}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return sorted(pool.map(one, range(BURST)))
+
+
+def _shell_rule(db):
+    done = _odoo("shell", "-d", db, "--no-http", stdin=HOOK_RULE)
+    made = next((line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RULE ")), None)
+    assert made, (done.stdout + done.stderr)[-3000:]
+    return int(made[0]), made[1], int(made[2])
+
+
+def test_a_rule_changed_by_odoo_shell_is_seen_by_every_worker(server):
+    port, db, _keys, _stock, _rule = server
+    first = _shell_rule(db)
+    assert _hook_burst(port, db, *first[1:]) == [200] * BURST, "both workers now keep the rules they saw"
+    rule_id, rule_uuid, partner_id = _shell_rule(db)
+    assert _hook_burst(port, db, rule_uuid, partner_id) == [200] * BURST, "a rule made after the workers loaded theirs"
+    for change, status in [("rule.webhook_auth_mode = 'api_key'", 401), ("rule.webhook_auth_mode = 'url'", 200),
+                           ("rule.active = False", 404)]:
+        done = _odoo("shell", "-d", db, "--no-http",
+                     stdin=f"rule = env['base.automation'].browse({rule_id})\n{change}\nenv.cr.commit()\n")
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert _hook_burst(port, db, rule_uuid, partner_id) == [status] * BURST, f"after {change}"
+    assert _hook_burst(port, db, *first[1:]) == [200] * BURST
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Odoo-Database": "no_such_database"}])

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import inspect
 import json
+import re
 import threading
 import time
 import uuid
@@ -140,15 +141,8 @@ class TestIncomingWebhooks(IntegrationHttpCase):
         self.assertEqual(self.runs(), 1)
         self.assertEqual(self.calls(rule).mapped("state").count("rejected"), 5)
 
-    def test_a_call_reads_its_rule_once(self):
-        """The lookup loads every field a call reads of its rule: a safe rule (signature, schema,
-        dedupe) runs without a second query on ``base_automation``."""
-        rule = self.make_rule(webhook_auth_mode="standard_webhooks", webhook_secret=WHSEC,
-                              webhook_payload_schema=json.dumps({"type": "object"}),
-                              webhook_dedupe_source="webhook_id", webhook_rate_limit=100)
-        body = self.body()
-        headers = self.signed(body)
-        self.hook(rule, body, self.signed(body))  # the first call of a process fills its caches
+    def rule_queries(self, call):
+        """The queries ``call()`` runs on the rules' table."""
         queries, execute = [], sql_db.Cursor.execute
 
         def spy(cr, query, *args, **kwargs):
@@ -156,12 +150,82 @@ class TestIncomingWebhooks(IntegrationHttpCase):
             return execute(cr, query, *args, **kwargs)
 
         with patch.object(sql_db.Cursor, "execute", spy):
-            self.assertOk(self.hook(rule, body, headers))
-        self.assertEqual(self.runs(), 2)
-        # this rule's row: found by its uuid, or re-read by its id (other rules' reads do not count)
-        rule_reads = [query for query in queries if 'FROM "base_automation"' in query
-                      and (rule.webhook_uuid in query or f"({rule.id},)" in query)]
-        self.assertEqual(len(rule_reads), 1, rule_reads)
+            call()
+        return [query for query in queries if re.search(r'FROM "?base_automation\b', query)]
+
+    def test_a_warm_call_checks_its_rule_in_one_query(self):
+        """Each worker keeps what calls read of its rules (``_webhook_rules``): a warm call, of a
+        "Secret URL only" rule or of a signed, schema-checked, deduplicated one, runs one query
+        on the rules' table, which checks that the copy is current (18.0 reads the row twice)."""
+        body = self.body()
+        safe = self.make_rule(webhook_auth_mode="standard_webhooks", webhook_secret=WHSEC,
+                              webhook_payload_schema=json.dumps({"type": "object"}),
+                              webhook_dedupe_source="webhook_id", webhook_rate_limit=100)
+        twin = self.make_rule()
+        twin.webhook_uuid = safe.webhook_uuid  # set by hand on a later rule: the first one answers
+        self.env.flush_all()  # the server reads the database, not this test's cache
+        for rule, signed in [(self.make_rule(), False), (safe, True)]:
+            self.assertOk(self.hook(rule, body, self.signed(body) if signed else None))  # fills the caches
+            headers = self.signed(body) if signed else None
+            with patch.object(type(self.registry), "clear_cache") as clear_cache:
+                queries = self.rule_queries(
+                    lambda rule=rule, headers=headers: self.assertOk(self.hook(rule, body, headers)))
+            clear_cache.assert_not_called()
+            kept = [query for query in queries if rule.webhook_uuid in query or f"({rule.id},)" in query]
+            self.assertEqual(len(kept), 1, queries)
+            self.assertIn("SELECT id, write_date FROM base_automation", queries[0])
+        unknown = str(uuid.uuid4())
+        queries = self.rule_queries(lambda: self.assertEqual(
+            requests.post(f"{self.base_url()}/web/hook/{unknown}", timeout=60).status_code, 404))
+        self.assertEqual(len(queries), 1, queries)
+        self.assertIn(unknown, queries[0])
+        self.assertEqual(self.runs(), 4)
+
+    def test_a_change_no_cache_signal_announces_is_seen(self):
+        """A rule changed by a process that signals no cache (``odoo shell``, a script): the next
+        call finds its ``write_date`` moved and reloads the rules."""
+        rule = self.make_rule()
+        self.assertOk(self.hook(rule))
+        for change, status in [("webhook_auth_mode = 'api_key'", 401), ("webhook_auth_mode = 'url'", 200),
+                               ("active = false", 404)]:
+            # what a commit of another process leaves: the row changed, this worker's caches kept
+            self.env.cr.execute(f"UPDATE base_automation SET {change}, write_date = write_date + interval '1 second'"
+                                " WHERE id = %s", [rule.id])
+            rule.invalidate_recordset()
+            self.assertEqual(self.hook(rule).status_code, status, change)
+
+    def test_a_changed_rule_is_seen_by_the_next_call(self):
+        """Whatever the ORM changes of an incoming rule clears every worker's copy of the rules
+        (Odoo's cache signaling), even inside one transaction, where ``write_date`` stays put."""
+        rule = self.make_rule()
+        self.assertOk(self.hook(rule))
+        getter = rule.record_getter
+        for values, status in [
+            ({"webhook_auth_mode": "api_key"}, 401),
+            ({"webhook_auth_mode": "url", "webhook_max_body_size": 10}, 413),
+            ({"webhook_max_body_size": 1024 * 1024}, 200),
+            ({"active": False}, 404),
+            ({"active": True}, 200),
+            ({"record_getter": "model.browse(-1)"}, 500),  # no record: 18.0's error
+            ({"record_getter": getter}, 200),
+            ({"trigger": "on_create_or_write"}, 404),
+            ({"trigger": "on_webhook"}, 200),
+        ]:
+            rule.write(values)
+            self.env.flush_all()  # the server reads the database, not this test's cache
+            self.assertEqual(self.hook(rule).status_code, status, values)
+        old = rule.webhook_uuid
+        rule.action_rotate_webhook_uuid()
+        self.env.flush_all()
+        self.assertOk(self.hook(rule))
+        response = requests.post(f"{self.base_url()}/web/hook/{old}", data=self.body(), timeout=60)
+        self.assertEqual(response.status_code, 404, "the rotated uuid still finds the rule")
+        other = self.make_rule()  # created after this worker loaded the rules
+        self.assertOk(self.hook(other))
+        gone = rule.webhook_uuid
+        rule.unlink()
+        self.assertEqual(requests.post(f"{self.base_url()}/web/hook/{gone}", timeout=60).status_code, 404)
+        self.assertEqual(self.runs(), 7)
 
     def test_standard_webhooks_rotation(self):
         new_secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
