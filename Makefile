@@ -1,6 +1,6 @@
 # The two commands of the README: `make run` and `make test`; `make lint` runs OCA's linters.
 # Each prepares what it needs under .run/ (scripts/env.sh): nothing outside the checkout changes.
-.PHONY: run stop test lint bench screenshots pot readme clean
+.PHONY: run stop test core-tests lint bench screenshots pot readme clean
 
 PYTHON ?= python3
 
@@ -14,6 +14,10 @@ stop:
 # ARGS go to pytest, e.g. make test ARGS='-k json2'
 test:
 	bash scripts/test.sh $(ARGS)
+
+# Odoo's own tests of what the addon touches, stock vs with the addon (README: Differences from stock 18.0)
+core-tests:
+	bash scripts/core_suites.sh
 
 lint:
 	bash scripts/lint.sh

@@ -1,4 +1,7 @@
 from . import dispatch
 from . import controllers
 from . import models
-from .http_database import post_load
+from .patches import post_load
+
+# Odoo skips post_load when the package was imported before the server loaded it (test runners do)
+post_load()

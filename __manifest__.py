@@ -2,7 +2,7 @@
 {
     "name": "Integration Suite",
     "summary": "JSON-2 API, reliable signed outgoing webhooks and safe incoming webhooks",
-    "version": "18.0.1.3.1",
+    "version": "18.0.1.4.0",
     "category": "Extra Tools",
     "website": "https://github.com/integration-suite/integration_suite",
     "author": "Integration Suite contributors",

@@ -1,14 +1,13 @@
 from uuid import uuid4
 
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import NotFound
 
 from odoo.http import request, route
 
 from odoo.addons.base_automation.controllers.main import BaseAutomationController
 
 from ..dispatch import json_response
-from ..http_database import addon_installed
 from ..models.base_automation import WebhookCall
 from . import traffic
 
@@ -21,16 +20,15 @@ class IncomingWebhookController(BaseAutomationController):
     @route(methods=None)  # every verb reaches the controller, which answers the refused ones in JSON
     def call_webhook_http(self, rule_uuid, **kwargs):
         httprequest = request.httprequest
-        if not addon_installed(request):  # a database without the addon (loaded server-wide)
-            if httprequest.method not in ALLOWED_METHODS:
-                raise MethodNotAllowed(ALLOWED_METHODS)
-            return super().call_webhook_http(rule_uuid, **kwargs)
         request_id = uuid4().hex
         request.integration_webhook_request_id = request_id  # what the deliveries its actions queue point back to
         headers = [("X-Request-Id", request_id)]
         if httprequest.method not in ALLOWED_METHODS:
             return json_response(request, {"status": "error", "error": "method not allowed"}, 405,
                                  [*headers, ("Allow", ", ".join(ALLOWED_METHODS))])
+        malformed = getattr(request, "integration_webhook_malformed", None)  # set by ir.http._pre_dispatch
+        if malformed:
+            return json_response(request, {"status": "error", "error": malformed}, 400, headers)
         # found by ir.http._pre_dispatch: an active "On webhook" rule with this uuid, or None
         rule_id = getattr(request, "integration_webhook_rule_id", None)
         if not rule_id:
@@ -54,6 +52,6 @@ class IncomingWebhookController(BaseAutomationController):
     @route("/web/hook/<path:subpath>", type="http", auth="none", methods=None, csrf=False, save_session=False)
     def call_webhook_not_found(self, subpath, **kwargs):
         """A path no rule uuid can have (an encoded slash, several segments): JSON 404, as for an unknown uuid."""
-        if not addon_installed(request):
+        if not request.db:  # served without a database (auth="none"): as 18.0, which has no such route
             raise NotFound()
         return json_response(request, {"status": "error"}, 404, [("X-Request-Id", uuid4().hex)])

@@ -11,7 +11,7 @@ from odoo.http import Dispatcher, Response, request
 from odoo.tools import frozendict
 
 from .. import dispatch
-from ..http_database import addon_installed, read_capped_body
+from ..patches.request_body import read_capped_body
 from . import traffic
 
 JSON_MIMETYPES = ("application/json",)
@@ -140,8 +140,6 @@ class Json2Controller(http.Controller):
         context: Mapping[str, Any] = frozendict(),
         **kwargs,
     ):
-        if not addon_installed(request):  # a database without the addon (loaded server-wide)
-            raise request.not_found()
         return dispatch.call(
             request.env, __model__, __method__, ids=ids, kwargs=kwargs, context=context
         )

@@ -4,6 +4,11 @@
 ``Deprecation``, ``Sunset`` and ``Link`` headers. Each authenticated call is counted per client
 and call shape in memory (``controllers/traffic.py``), and a user whose legacy access is retired
 gets the protocol's own error (an XML-RPC fault, a JSON-RPC error) naming the JSON/2 endpoint.
+
+A call belongs to the database it names (``authenticate(db, ...)``, ``execute_kw(db, ...)``), else
+to the request's: on a multi-database server such calls are served without a database (18.0's
+no-database routing, where a server-wide addon's door answers too). A database that did not
+install the addon gets 18.0's door as it is.
 """
 import time
 import xmlrpc.client
@@ -11,18 +16,29 @@ from datetime import datetime, timezone
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessDenied
-from odoo.http import dispatch_rpc, request, route
+from odoo.http import Response, dispatch_rpc, request, route
 from odoo.modules.registry import Registry
 from odoo.service import security
 
-from odoo.addons.base.controllers.rpc import RPC, dumps
+from odoo.addons.base.controllers.rpc import (
+    RPC,
+    RPC_FAULT_CODE_CLIENT_ERROR,
+    _check_request,
+    dumps,
+    xmlrpc_handle_exception_int,
+    xmlrpc_handle_exception_string,
+)
 
 from .. import dispatch
 from ..models.integration_legacy_client import MAX_SAMPLE_BYTES, refusal_error, refused_from
+from ..patches.http import addon_state
 from ..tools.api_traffic import USER_AGENT_CHARS, auth_kinds, credential_digest
 from . import traffic
 
 USAGE_DOORS = {"/xmlrpc": "xmlrpc", "/xmlrpc/2": "xmlrpc", "/jsonrpc": "jsonrpc"}
+# the calls that name their database first: common's login / authenticate, object's execute / execute_kw
+NAMES_ITS_DATABASE = {("common", "login"), ("common", "authenticate"), ("object", "execute"),
+                      ("object", "execute_kw")}
 
 
 def _with_env(db, func):
@@ -35,24 +51,25 @@ class LegacyCall:
     """A legacy call as the inventory sees it: who, over which door, calling what, with which arguments."""
 
     __slots__ = ("db", "door", "service", "rpc_method", "uid", "secret", "model_name", "method", "args", "kwargs",
-                 "known")
+                 "known", "refusals")
 
     def __init__(self, door, service, rpc_method, params):
-        self.db, self.door, self.service, self.rpc_method = request.db, door, service, rpc_method
+        self.door, self.service, self.rpc_method = door, service, rpc_method
         self.uid = self.secret = self.model_name = self.method = self.known = None
-        self.args, self.kwargs = [], {}
+        self.args, self.kwargs, self.refusals = [], {}, {}
         params = list(params) if isinstance(params, (list, tuple)) else []
+        names_db = (service, rpc_method) in NAMES_ITS_DATABASE
+        self.db = (params[0] if params and isinstance(params[0], str) else None) if names_db else request.db
         if service == "object" and rpc_method in ("execute", "execute_kw") and len(params) >= 5:
-            db, uid, self.secret, self.model_name, self.method = params[:5]
+            _db, uid, self.secret, self.model_name, self.method = params[:5]
             if rpc_method == "execute_kw":
                 self.args = params[5] if len(params) > 5 else []
                 self.kwargs = params[6] if len(params) > 6 else {}
             else:
                 self.args = params[5:]
-            self.uid = uid if isinstance(uid, int) and not isinstance(uid, bool) and db == self.db else None
+            self.uid = uid if isinstance(uid, int) and not isinstance(uid, bool) else None
         elif service == "common" and rpc_method in ("login", "authenticate") and len(params) >= 3:
-            if params[0] == self.db:
-                self.secret = params[2]
+            self.secret = params[2]
         if not isinstance(self.args, (list, tuple)) or not isinstance(self.kwargs, dict) \
                 or not isinstance(self.secret, str) or not isinstance(self.model_name, (str, type(None))) \
                 or not isinstance(self.method, (str, type(None))):
@@ -65,13 +82,35 @@ class LegacyCall:
                 self.db, lambda env: env["integration.legacy.client"]._auth_kind(uid, self.secret))
         return self.known
 
+    def observed(self):
+        """Whether the addon observes this call: its database installed the addon. Reads the
+        database's legacy settings (headers, retired users) from the per-process cache and sets the
+        headers; the request's own cursor is used when the call names the request's database."""
+        if self.db is None:
+            return False
+        if self.db == request.db:
+            if "integration.legacy.client" not in request.registry:
+                return False
+            headers, self.refusals = self._settings(request.env)
+        elif addon_state(self.db):
+            headers, self.refusals = _with_env(self.db, self._settings)
+        else:
+            return False
+        request.future_response.headers.extend(headers)
+        request.integration_legacy_door = self.door
+        return True
+
+    @staticmethod
+    def _settings(env):
+        clients = env["integration.legacy.client"].sudo()
+        return clients._legacy_headers(), clients._legacy_settings()[3]
+
     def refusal(self):
         """The error to answer instead of running the call, when the user or key is retired."""
-        refusals = getattr(request, "integration_legacy_refused", {})
-        if not self.uid or self.uid not in refusals:
+        if not self.uid or self.uid not in self.refusals:
             return None
         security.check(self.db, self.uid, self.secret)  # a wrong password stays 18.0's AccessDenied
-        day = refused_from(refusals, self.uid, self.auth_kind(self.uid)[1])
+        day = refused_from(self.refusals, self.uid, self.auth_kind(self.uid)[1])
         if not day or day > datetime.now(timezone.utc).date():
             return None
         return _with_env(self.db, lambda env: refusal_error(
@@ -106,11 +145,22 @@ class LegacyCall:
             result = self._run(dispatch_call)
             outcome = "ok"
             return result
-        except AccessDenied as exc:
-            outcome = "refused" if getattr(exc, "integration_legacy_refused", False) else "denied"
+        except Exception as exc:
+            if isinstance(exc, AccessDenied):
+                outcome = "refused" if getattr(exc, "integration_legacy_refused", False) else "denied"
+            if self.door == "/jsonrpc" and not request.db:
+                self._answer_with_headers(exc)
             raise
         finally:
             traffic.legacy_call(self, outcome, time.perf_counter() - started)
+
+    @staticmethod
+    def _answer_with_headers(exc):
+        """Served without a database, a JSON-RPC error's answer is made by the dispatcher alone, with
+        no header of the call: made here with them, and used as it is by 18.0's error handling."""
+        if not hasattr(exc, "error_response"):
+            exc.error_response = request.dispatcher.handle_error(exc)
+            request._inject_future_response(exc.error_response)
 
     def _run(self, dispatch_call):
         if not self.secret:
@@ -131,40 +181,43 @@ class LegacyCall:
 
 
 class LegacyRpcController(RPC):
-    def _legacy_begin(self, door):
-        """Headers and retired users, read from the per-process cache while the request's cursor is open.
-
-        ``False`` on a database where the addon is not installed (it is loaded server-wide): 18.0's door as is.
-        """
-        if "integration.legacy.client" not in request.registry:
-            return False
-        clients = request.env["integration.legacy.client"].sudo()
-        request.future_response.headers.extend(clients._legacy_headers())
-        request.integration_legacy_door = door
-        request.integration_legacy_refused = clients._legacy_settings()[3]
-        return True
+    @staticmethod
+    def _legacy_xmlrpc(door, service, handle_exception):
+        """The XML-RPC call observed, answered as 18.0's ``xmlrpc_1`` / ``xmlrpc_2`` answer it, when its
+        database installed the addon (``None`` otherwise: 18.0's route then runs untouched, so its
+        faults carry the same traceback as on a stock server). A body whose framing is broken gets a
+        fault with 400 from any database, where 18.0 puts the werkzeug traceback in the fault."""
+        try:
+            data = request.httprequest.get_data()
+        except OSError as exc:  # werkzeug's dechunking: an invalid chunk size, a short chunk
+            fault = xmlrpc.client.Fault(RPC_FAULT_CODE_CLIENT_ERROR if door == "/xmlrpc/2" else "BadRequest",
+                                        f"the request body is malformed: {exc}")
+            return Response(dumps(fault), status=400, mimetype="text/xml")
+        try:
+            params, method = xmlrpc.client.loads(data, use_datetime=True)
+        except Exception:  # noqa: BLE001 - 18.0 parses it again and answers its own fault
+            return None
+        call = LegacyCall(door, service, method, params)
+        if not call.observed():
+            return None
+        _check_request()
+        try:
+            response = dumps((call.run(lambda: dispatch_rpc(service, method, params)),))
+        except Exception as error:  # noqa: BLE001 - the protocol's fault, as 18.0 answers it
+            response = handle_exception(error)
+        return Response(response=response, mimetype="text/xml")
 
     @route()
     def xmlrpc_1(self, service):
-        self._legacy_begin("/xmlrpc")
-        return super().xmlrpc_1(service)
+        return self._legacy_xmlrpc("/xmlrpc", service, xmlrpc_handle_exception_string) or super().xmlrpc_1(service)
 
     @route()
     def xmlrpc_2(self, service):
-        self._legacy_begin("/xmlrpc/2")
-        return super().xmlrpc_2(service)
-
-    def _xmlrpc(self, service):
-        """18.0's ``_xmlrpc`` with the call observed (the body is parsed once, here)."""
-        if not getattr(request, "integration_legacy_door", None):
-            return super()._xmlrpc(service)
-        params, method = xmlrpc.client.loads(request.httprequest.get_data(), use_datetime=True)
-        call = LegacyCall(request.integration_legacy_door, service, method, params)
-        return dumps((call.run(lambda: dispatch_rpc(service, method, params)),))
+        return self._legacy_xmlrpc("/xmlrpc/2", service, xmlrpc_handle_exception_int) or super().xmlrpc_2(service)
 
     @route()
     def jsonrpc(self, service, method, args):
-        if not self._legacy_begin("/jsonrpc"):
-            return super().jsonrpc(service, method, args)
         call = LegacyCall("/jsonrpc", service, method, args)
+        if not call.observed():
+            return super().jsonrpc(service, method, args)
         return call.run(lambda: super(LegacyRpcController, self).jsonrpc(service, method, args))

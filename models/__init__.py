@@ -1,5 +1,4 @@
 from . import ir_http
-from . import ir_rule
 from . import res_users_apikeys
 from . import integration_worker
 from . import integration_webhook_event_type

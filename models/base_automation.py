@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import jsonschema
 import psycopg2.errors
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import BadRequest
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
@@ -26,7 +27,7 @@ from odoo.tools import SQL, safe_eval
 from odoo.addons.base.models.res_users import check_identity
 
 from ..dispatch import check_secret_access, dumps, error_status
-from ..http_database import read_capped_body
+from ..patches.request_body import read_capped_body
 from ..tools import trace_context, webhook_payload
 from ..tools.webhook_delivery import new_secret
 from ..tools.webhook_signatures import (
@@ -314,7 +315,11 @@ class BaseAutomation(models.Model):
         if WEBHOOK_UUID.match(rule_uuid):  # anything else (a NUL, a megabyte of path) finds no rule
             rule = self.sudo()._webhook_rule(rule_uuid)  # the caller may be the Public user
         request.integration_webhook_rule_id = rule.id  # the controller needs no second lookup
-        data = read_capped_body(request.httprequest, rule.webhook_max_body_size or DEFAULT_MAX_BODY if rule else 0)
+        try:
+            data = read_capped_body(request.httprequest, rule.webhook_max_body_size or DEFAULT_MAX_BODY if rule else 0)
+        except BadRequest as exc:  # broken framing: the controller answers 400
+            request.integration_webhook_malformed = exc.description
+            return
         request.integration_webhook_too_large = data is None
 
     @api.model

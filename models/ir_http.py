@@ -62,9 +62,25 @@ class IrHttp(models.AbstractModel):
         result = super()._pre_dispatch(rule, args)
         if getattr(request, "_integration_db_from_header", False):
             request.session.can_save = False  # X-Odoo-Database makes the call stateless
-        if request.httprequest.path.startswith("/web/hook/") and "rule_uuid" in args:
+        path = request.httprequest.path
+        if path.startswith("/web/hook/") and "rule_uuid" in args:
             request.env["base.automation"]._webhook_buffer_body(args["rule_uuid"])
+        elif path == "/jsonrpc":
+            cls._check_jsonrpc_framing()
         return result
+
+    @classmethod
+    def _check_jsonrpc_framing(cls):
+        """A body whose framing is broken is the client's error: a JSON-RPC error with 400, where
+        18.0 answers 500 and logs a traceback (its dispatcher reads the body after this)."""
+        try:
+            request.httprequest.get_data()
+        except OSError as exc:  # werkzeug's dechunking: an invalid chunk size, a short chunk
+            error = {"code": 400, "message": "Bad Request", "data": {
+                "name": "werkzeug.exceptions.BadRequest", "debug": "", "arguments": [],
+                "message": f"the request body is malformed: {exc}", "context": {}}}
+            response = request.make_json_response({"jsonrpc": "2.0", "id": None, "error": error}, status=400)
+            werkzeug.exceptions.abort(response)  # as 18.0 answers a body that is not JSON: no error handling
 
     @classmethod
     def _handle_error(cls, exception):

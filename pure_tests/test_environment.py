@@ -91,7 +91,7 @@ def test_test_tools_resolve_against_each_odoo_pin_set(tmp_path):
         runs[python] = subprocess.Popen(
             [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q", "--only-binary=:all:",
              "--python-version", python, "--target", str(tmp_path / python), "-c", str(constraints),
-             "-r", str(ROOT / "requirements-test.txt")],
+             "-r", str(ROOT / "test-requirements.txt")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for python, run in runs.items():
         _out, err = run.communicate(timeout=600)

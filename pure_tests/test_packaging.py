@@ -60,7 +60,7 @@ def test_wheel_ships_the_addon_only(wheel):
     inside = {name.split("/")[3] for name in wheel.namelist() if name.startswith("odoo/addons/integration_suite/")}
     assert {"__manifest__.py", "models", "views", "static", "tests", "README.md"} <= inside
     assert not inside & {"bench", "scripts", "pure_tests", ".ci", "setup", "Makefile", ".pre-commit-config.yaml",
-                         ".pylintrc", "requirements-test.txt", "requirements-lint.txt"}
+                         ".pylintrc", "test-requirements.txt", "requirements-lint.txt"}
     assert "odoo/addons/integration_suite/static/description/index.html" in wheel.namelist()
     assert "odoo/addons/integration_suite/static/description/icon.png" in wheel.namelist()
 

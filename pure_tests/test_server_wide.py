@@ -4,8 +4,6 @@
   both workers verify (and cache) two keys, then one key's row is deleted and the other key's
   user archived with plain SQL, which signals no cache; every following call must be 401.
 - A chunked body is not read to its end, with no key or naming no database.
-- A database of the same server without the addon keeps stock 18.0's doors: server-wide routes
-  serve every database.
 - An incoming rule made, changed or archived by ``odoo shell`` (which signals no cache) is seen at
   once by both workers, which keep their rules' settings between calls.
 `make test` exports the Odoo command and configuration it uses; elsewhere this is skipped.
@@ -35,18 +33,6 @@ for login in ("revoked_key", "archived_user"):
     print("KEY", login, user.id, key)
 env.cr.commit()
 """
-
-STOCK_RULE = """
-model = env.ref("base.model_res_partner")
-partner = env["res.partner"].create({"name": "stock target"})
-rule = env["base.automation"].create({"name": "stock rule", "model_id": model.id, "trigger": "on_webhook"})
-env["ir.actions.server"].create({"name": "mark", "model_id": model.id, "state": "code",
-                                 "code": "record.write({'ref': 'stock hook'})", "base_automation_id": rule.id,
-                                 "usage": "base_automation"})
-env.cr.commit()
-print("RULE", rule.webhook_uuid, partner.id)
-"""
-
 
 HOOK_RULE = """
 model = env.ref("base.model_res_partner")
@@ -100,19 +86,13 @@ def server(tmp_path_factory):
     db = f"is_revoke_{uuid.uuid4().hex[:8]}"
     done = _odoo("-d", db, "-i", "integration_suite", "--without-demo=all", "--stop-after-init")
     assert done.returncode == 0, done.stderr[-3000:]
-    stock = f"is_stock_{uuid.uuid4().hex[:8]}"
-    done = _odoo("-d", stock, "-i", "base_automation", "--without-demo=all", "--stop-after-init")
-    assert done.returncode == 0, done.stderr[-3000:]
-    done = _odoo("shell", "-d", stock, "--no-http", stdin=STOCK_RULE)
-    rule = next((line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RULE ")), None)
-    assert rule, (done.stdout + done.stderr)[-3000:]
     done = _odoo("shell", "-d", db, "--no-http", stdin=MAKE_KEYS)
     keys = {line.split()[1]: line.split()[2:] for line in done.stdout.splitlines() if line.startswith("KEY ")}
     assert set(keys) == {"revoked_key", "archived_user"}, (done.stdout + done.stderr)[-3000:]
     port = _free_port()
     log = open(tmp_path_factory.mktemp("odoo") / "odoo.log", "w")  # noqa: SIM115 - closed with the tmp dir
     process = subprocess.Popen(
-        [ODOO, "-c", CONF, "-d", db, f"--db-filter=^({db}|{stock})$", "--workers=2", "--max-cron-threads=0",
+        [ODOO, "-c", CONF, "-d", db, f"--db-filter=^{db}$", "--workers=2", "--max-cron-threads=0",
          "--load=base,web,integration_suite", f"--http-port={port}", "--log-level=warn"],
         stdout=subprocess.DEVNULL, stderr=log)
     try:
@@ -123,14 +103,14 @@ def server(tmp_path_factory):
                 break
             except requests.RequestException:  # not listening yet, or still loading
                 time.sleep(0.5)
-        yield port, db, keys, stock, rule
+        yield port, db, keys
     finally:
         process.terminate()
         process.wait(30)
 
 
 def test_sql_revocation_is_refused_by_every_worker(server):
-    port, db, keys, _stock, _rule = server
+    port, db, keys = server
     for _user_id, key in keys.values():
         assert _burst(port, db, key) == [200] * BURST, "the keys work before the revocation"
     _sql(db, "DELETE FROM res_users_apikeys WHERE user_id = %s", [int(keys["revoked_key"][0])])
@@ -158,7 +138,7 @@ def _shell_rule(db):
 
 
 def test_a_rule_changed_by_odoo_shell_is_seen_by_every_worker(server):
-    port, db, _keys, _stock, _rule = server
+    port, db, _keys = server
     first = _shell_rule(db)
     assert _hook_burst(port, db, *first[1:]) == [200] * BURST, "both workers now keep the rules they saw"
     rule_id, rule_uuid, partner_id = _shell_rule(db)
@@ -175,7 +155,7 @@ def test_a_rule_changed_by_odoo_shell_is_seen_by_every_worker(server):
 @pytest.mark.parametrize("headers", [{}, {"X-Odoo-Database": "no_such_database"}])
 def test_chunked_body_is_not_read_to_its_end(server, headers):
     """Sessionless, keyless, or naming no database: a 96 MB chunked body stops at the 64 MB cap."""
-    port, _db, _keys, _stock, _rule = server
+    port, _db, _keys = server
     sent, total, chunk = [0], 96 * 1024 * 1024, b"x" * (1024 * 1024)
 
     def body():
@@ -190,18 +170,3 @@ def test_chunked_body_is_not_read_to_its_end(server, headers):
         status = None  # the server stopped reading and closed the connection
     assert sent[0] < total, "the whole chunked body was read"
     assert status in (None, 401, 404, 413), status
-
-
-def test_a_database_without_the_addon_keeps_stock_doors(server):
-    port, _db, _keys, stock, (rule_uuid, partner_id) = server
-    url = f"http://127.0.0.1:{port}/web/hook/{rule_uuid}"
-    headers = {"X-Odoo-Database": stock, "Content-Type": "application/json"}
-    done = requests.post(url, json={"_model": "res.partner", "_id": int(partner_id)}, headers=headers, timeout=60)
-    assert (done.status_code, done.json()) == (200, {"status": "ok"}), done.text
-    assert "X-Request-Id" not in done.headers, "stock 18.0's controller answers there"
-    assert requests.put(url, headers=headers, timeout=60).status_code == 405
-    missing = requests.post(f"http://127.0.0.1:{port}/web/hook/{uuid.uuid4()}", json={}, headers=headers, timeout=60)
-    assert (missing.status_code, missing.json()) == (404, {"status": "error"})
-    json2 = requests.post(f"http://127.0.0.1:{port}/json/2/res.partner/search_count", json={"domain": []},
-                          headers={"X-Odoo-Database": stock}, timeout=60)
-    assert json2.status_code in (401, 404), json2.text

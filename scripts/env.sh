@@ -129,7 +129,7 @@ PY
 env_fingerprint() {
   {
     echo "$odoo_python $odoo_run"
-    cat "$root/requirements.txt" "$root/requirements-test.txt" "$root/scripts/env.sh"
+    cat "$root/requirements.txt" "$root/test-requirements.txt" "$root/scripts/env.sh"
     "$odoo_python" -c 'import sys; print(sys.version); print(sys.path)' 2>&1
     "$odoo_python" -m pip freeze --all 2>/dev/null || true
   } | cksum
@@ -157,6 +157,13 @@ ensure_env() {
     echo "$error" | tail -20 >&2
     die "Odoo 18.0 does not import in the project's environment (${venv#"$root"/} over $odoo_python, Odoo from ${odoo_run}): the error is above."
   fi
+}
+
+# .run/env-runtime: the same layering with the addon's requirements.txt alone (no test tool), as
+# someone else's `odoo --test-enable` run has it (pure_tests/test_without_test_tools.py).
+ensure_runtime_env() {
+  local runtime=$venv-runtime
+  venv=$runtime venv_python=$runtime/bin/python odoo_wrapper=$runtime/bin/odoo runtime_only=1 ensure_env
 }
 
 build_env() {
@@ -191,9 +198,10 @@ for dist in md.distributions():
         lines.append(f"{name}=={version}")
 open(sys.argv[1], "w").write("\n".join(sorted(lines, key=str.lower)) + "\n")
 PY
-  echo "  installing requirements.txt and requirements-test.txt..."
-  "$venv_python" -m pip install --disable-pip-version-check -q -c "$venv/constraints.txt" \
-    -r "$root/requirements.txt" -r "$root/requirements-test.txt" \
+  local requirements=(-r "$root/requirements.txt")
+  [ -n "${runtime_only:-}" ] || requirements+=(-r "$root/test-requirements.txt")
+  echo "  installing ${requirements[*]##*/}..."
+  "$venv_python" -m pip install --disable-pip-version-check -q -c "$venv/constraints.txt" "${requirements[@]}" \
     || die "The addon's requirements and the test tools do not install over the packages of $odoo_python (pip's error is above; the constraints were its packages)."
 }
 

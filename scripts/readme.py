@@ -4,7 +4,7 @@
 Edit the fragments, then run ``make readme``; ``--check`` exits 1 when either file is out of date
 (pure_tests/test_readme.py runs the same comparison). index.html is the Apps page of the module:
 with it, Odoo shows that page instead of rendering README.md as reStructuredText. It is rendered
-with markdown-it-py (a test tool of requirements-test.txt).
+with markdown-it-py (a test tool of test-requirements.txt).
 """
 import html
 import re

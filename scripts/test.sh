@@ -8,6 +8,8 @@ source "$(dirname "$0")/common.sh"
 cd "$root"
 
 ensure_env
+# the addon's requirements.txt alone, as someone else's `odoo --test-enable` run has them
+(ensure_runtime_env)
 
 # The browser of the tours: Odoo looks for google-chrome or chromium on PATH; as root, Debian's
 # chromium is installed when missing. Without a browser or its Python client Odoo would skip the
@@ -38,7 +40,8 @@ cleanup() {
 trap cleanup EXIT
 scripts/pg.sh start "$pg_dir" "$pg_port"
 
-write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-test-$$" "http_port = $(free_port)"
+write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-test-$$" "http_port = $(free_port)" \
+  "server_wide_modules = base,web,integration_suite"
 db=integration_suite_test
 echo "Installing integration_suite (with demo data) into a fresh database on Odoo $(odoo_series)..."
 "$odoo_wrapper" -c "$conf" -d "$db" -i integration_suite --stop-after-init >"$run_dir/install-$$.log" 2>&1 \
@@ -46,7 +49,8 @@ echo "Installing integration_suite (with demo data) into a fresh database on Odo
 rm -f "$run_dir/install-$$.log"
 
 # the checkout itself (with its git history: the upgrade test installs the previous release from it)
-export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$odoo_wrapper INTEGRATION_SUITE_SOURCE=$root
+export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$odoo_wrapper INTEGRATION_SUITE_SOURCE=$root \
+  INTEGRATION_SUITE_RUNTIME_ODOO_BIN=$venv-runtime/bin/odoo
 set +e
 # from the folder named integration_suite: pytest-odoo derives the module from its real name;
 # -rs: every skipped test on a line of its own, with its reason

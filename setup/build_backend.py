@@ -21,7 +21,7 @@ from whool import buildapi
 ADDON = "integration_suite"
 NOT_IN_WHEEL = [
     "bench", "scripts", "pure_tests", ".ci", "setup", "Makefile", ".pre-commit-config.yaml", ".pylintrc",
-    ".gitignore", "requirements-test.txt", "requirements-lint.txt",
+    ".gitignore", "test-requirements.txt", "requirements-lint.txt",
 ]
 
 

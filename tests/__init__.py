@@ -15,3 +15,5 @@ from . import test_event_types
 from . import test_attempt_history
 from . import test_recovery
 from . import test_endpoint_policy
+from . import test_record_rules
+from . import test_patches

@@ -1,8 +1,9 @@
 """Helpers shared by the HTTP tests: real requests against the test server."""
+import importlib
 import json
+from unittest import SkipTest
 
 import requests
-from pytest_httpserver import HTTPServer
 
 from odoo.tests import HttpCase, new_test_user
 
@@ -22,9 +23,26 @@ def make_webhook_rule(env, *codes, **values):
     return rule
 
 
+def require_test_tool(module, distribution):
+    """The test-only library ``module`` (``distribution`` in test-requirements.txt), else SkipTest.
+
+    Someone else's ``odoo --test-enable`` run (Odoo.sh, runbot, a customer's CI) installs the
+    addon's requirements.txt only: the tests that need a test tool skip there, naming it.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise SkipTest(f"needs the test tool {distribution} (test-requirements.txt)") from None
+
+
+def http_server():
+    """pytest-httpserver's ``HTTPServer`` on 127.0.0.1, not started."""
+    return require_test_tool("pytest_httpserver", "pytest-httpserver").HTTPServer(host="127.0.0.1", threaded=True)
+
+
 def start_receiver(case_class):
     """A real HTTP receiver on 127.0.0.1 for a test class, with the SSRF guard open to loopback."""
-    receiver = HTTPServer(host="127.0.0.1", threaded=True)
+    receiver = http_server()
     receiver.start()
     case_class.addClassCleanup(receiver.stop)
     case_class.env["ir.config_parameter"].set_param("integration_suite.webhook_allow_private", "True")

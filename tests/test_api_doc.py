@@ -1,19 +1,9 @@
-import odoolib
 import requests
-from hypothesis import HealthCheck, given, settings
-from odoolib.tools import AuthenticationError
-from openapi_spec_validator import validate
-from schemathesis import openapi as schemathesis_openapi
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import IntegrationHttpCase
+from .common import IntegrationHttpCase, require_test_tool
 
 
 @tagged("post_install", "-at_install")
@@ -65,6 +55,7 @@ class TestApiDoc(IntegrationHttpCase):
         res = self.get("/doc-bearer/openapi.json?models=res.partner,res.users")
         self.assertEqual(res.status_code, 200, res.text)
         doc = res.json()
+        validate = require_test_tool("openapi_spec_validator", "openapi-spec-validator").validate
         validate(doc)  # raises on an invalid OpenAPI 3.1 document
         self.assertEqual(doc["openapi"], "3.1.0")
         operation = doc["paths"]["/json/2/res.partner/search_read"]["post"]
@@ -81,6 +72,9 @@ class TestApiDoc(IntegrationHttpCase):
 
     def test_schemathesis_against_the_document(self):
         """Fuzz safe read methods: every answer is declared, JSON, and never leaks a traceback."""
+        hypothesis = require_test_tool("hypothesis", "hypothesis")
+        schemathesis_openapi = require_test_tool("schemathesis.openapi", "schemathesis")
+        checks = require_test_tool("schemathesis.specs.openapi.checks", "schemathesis")
         doc = self.get("/doc-bearer/openapi.json?models=res.partner,res.country"
                        "&methods=search_count,search_read,read,name_search,fields_get").json()
         schema = schemathesis_openapi.from_dict(doc)
@@ -89,14 +83,15 @@ class TestApiDoc(IntegrationHttpCase):
         for result in schema.get_all_operations():
             operation = result.ok()
 
-            @settings(max_examples=15, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))
-            @given(case=operation.as_strategy())
+            @hypothesis.settings(max_examples=15, deadline=None, database=None, derandomize=True,
+                                 suppress_health_check=list(hypothesis.HealthCheck))
+            @hypothesis.given(case=operation.as_strategy())
             def check(case):
                 with mute_logger("odoo.http", "odoo.sql_db"):
                     response = case.call(base_url=self.base_url(), headers=headers)
                 case.validate_response(response, checks=[
-                    status_code_conformance, content_type_conformance, response_schema_conformance,
+                    checks.status_code_conformance, checks.content_type_conformance,
+                    checks.response_schema_conformance,
                 ])
                 if response.status_code >= 400:
                     self.assertEqual(response.json()["debug"], "")
@@ -114,12 +109,13 @@ class TestOdooClientLib(IntegrationHttpCase):
 
     @classmethod
     def setUpClass(cls):
+        cls.odoolib = require_test_tool("odoolib", "odoo-client-lib")
         super().setUpClass()
         cls.user.groups_id += cls.env.ref("base.group_partner_manager")
 
     def connection(self):
         host, port = self.base_url().split("//")[1].split(":")
-        return odoolib.get_connection(hostname=host, port=int(port), protocol="json2",
+        return self.odoolib.get_connection(hostname=host, port=int(port), protocol="json2",
                                       database=self.env.cr.dbname, password=self.user_key)
 
     def test_named_and_positional_calls(self):
@@ -139,7 +135,7 @@ class TestOdooClientLib(IntegrationHttpCase):
 
     def test_bad_key_is_an_authentication_error(self):
         host, port = self.base_url().split("//")[1].split(":")
-        connection = odoolib.get_connection(hostname=host, port=int(port), protocol="json2",
+        connection = self.odoolib.get_connection(hostname=host, port=int(port), protocol="json2",
                                             database=self.env.cr.dbname, password="wrong")
-        with self.assertRaises(AuthenticationError):
+        with self.assertRaises(require_test_tool("odoolib.tools", "odoo-client-lib").AuthenticationError):
             connection.get_model("res.partner").search_count(domain=[])

@@ -1,6 +1,6 @@
 import json
 from datetime import datetime, timedelta
-from unittest import mock
+from unittest import mock, skipUnless
 
 import requests
 
@@ -11,6 +11,7 @@ from odoo.tools import config, mute_logger
 from odoo.addons.base.models import res_users
 from odoo.addons.base.models.res_users import KEY_CRYPT_CONTEXT
 
+from .. import patches
 from ..controllers import json2 as json2_controller
 from ..dispatch import is_readonly
 from .common import IntegrationHttpCase
@@ -196,6 +197,7 @@ class TestJson2Errors(IntegrationHttpCase):
 
 
 @tagged("post_install", "-at_install")
+@skipUnless(patches.server_wide(), "X-Odoo-Database needs the addon loaded server-wide (--load=...,integration_suite)")
 class TestJson2Database(IntegrationHttpCase):
     def test_header_absent_empty_or_this_database(self):
         for value in (None, "", self.env.cr.dbname):
@@ -206,10 +208,10 @@ class TestJson2Database(IntegrationHttpCase):
     def test_sessionless_calls_without_the_header_reuse_one_listing(self):
         import odoo.service.db
 
-        from .. import http_database
+        from ..patches import http as patched_http
 
         dbname = self.env.cr.dbname
-        http_database._listings.clear()
+        patched_http._listings.clear()
         with mock.patch.object(odoo.service.db, "list_dbs", return_value=[dbname]) as listing:
             for _call in range(3):
                 self.assertEqual(self.call("res.users", "context_get").status_code, 200)
@@ -217,9 +219,15 @@ class TestJson2Database(IntegrationHttpCase):
             odoo.service.db.exp_drop("no_such_database")  # what changes the set of databases forgets it
             self.assertEqual(self.call("res.users", "context_get").status_code, 200)
             self.assertEqual(listing.call_count, 3, "listed again after the change (once by exp_drop)")
-            http_database._listings[True] = (0.0, [dbname])  # expired
+            patched_http._listings[True] = (0.0, [dbname])  # expired
             self.assertEqual(self.call("res.users", "context_get").status_code, 200)
             self.assertEqual(listing.call_count, 4, "listed again once the listing expired")
+            patched_http._listings.clear()
+            listing.return_value = []  # what 18.0's list_dbs answers when listing fails
+            for _call in range(2):
+                self.call("res.users", "context_get")
+            self.assertEqual(listing.call_count, 6, "a failed listing is not kept")
+            self.assertNotIn(True, patched_http._listings)
 
     def test_header_call_is_stateless_and_lists_no_database(self):
         with mock.patch.object(odoo_http, "db_list", wraps=odoo_http.db_list) as listing:
@@ -231,8 +239,11 @@ class TestJson2Database(IntegrationHttpCase):
             self.assertGreater(listing.call_count, 0, "without the header 18.0 lists databases")
 
     def test_header_unknown_or_filtered_database(self):
-        res = self.call("res.users", "context_get", headers={"X-Odoo-Database": "no_such_db_x"})
-        self.assertEqual(res.status_code, 404)
+        with self.assertNoLogs("odoo", "WARNING"), mock.patch.dict(config.options, {"dbfilter": ".*"}):
+            # names dbfilter lets through: no registry tried, no traceback, never a connection URI
+            for name in ("no_such_db_x", "postgresql://127.0.0.1/" + self.env.cr.dbname, "../x"):
+                res = self.call("res.users", "context_get", headers={"X-Odoo-Database": name})
+                self.assertError(res, 404, "werkzeug.exceptions.NotFound", "does not exist")
         with mock.patch.dict(config.options, {"dbfilter": "^nothing-matches$"}):
             res = self.call("res.users", "context_get", headers={"X-Odoo-Database": self.env.cr.dbname})
         self.assertEqual(res.status_code, 404)

@@ -6,7 +6,6 @@ import xmlrpc.client
 from datetime import date, timedelta
 from unittest import mock
 
-import odoolib
 import requests
 
 from odoo.exceptions import AccessError
@@ -16,7 +15,7 @@ from odoo.tools import json_default, mute_logger
 
 from odoo.addons.base.controllers.rpc import dumps as xmlrpc_dumps
 
-from .common import IntegrationHttpCase
+from .common import IntegrationHttpCase, require_test_tool
 
 UA = "legacy-inventory-test/1.0"
 
@@ -176,9 +175,9 @@ class TestDeprecationHeaders(LegacyApiCase):
     def test_clients_still_work(self):
         partner = self.admin.partner_id
         for protocol in ("xmlrpc", "jsonrpc"):
-            connection = odoolib.get_connection(hostname="127.0.0.1", port=int(self.base_url().rsplit(":", 1)[1]),
-                                                protocol=protocol, database=self.env.cr.dbname,
-                                                login="json2_user", password="json2_user")
+            connection = require_test_tool("odoolib", "odoo-client-lib").get_connection(
+                hostname="127.0.0.1", port=int(self.base_url().rsplit(":", 1)[1]), protocol=protocol,
+                database=self.env.cr.dbname, login="json2_user", password="json2_user")
             rows = connection.get_model("res.partner").search_read([("id", "=", partner.id)], ["name"])
             self.assertEqual(rows, [{"id": partner.id, "name": partner.name}])
         proxy = self.xmlrpc_proxy()

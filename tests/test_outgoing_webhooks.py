@@ -7,7 +7,6 @@ import threading
 import time
 from datetime import timedelta
 
-from pytest_httpserver import HTTPServer
 from standardwebhooks.webhooks import Webhook
 from werkzeug.wrappers import Response
 
@@ -16,7 +15,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..models.integration_webhook_delivery import _post
-from .common import IntegrationHttpCase, start_receiver
+from .common import IntegrationHttpCase, http_server, start_receiver
 
 PATH = "/hook"
 
@@ -362,7 +361,7 @@ class TestOutgoingWebhooksConcurrency(TransactionCase):
     """Two workers on two real database connections, on committed rows, never send one delivery twice."""
 
     def test_concurrent_workers_never_double_send(self):
-        receiver = HTTPServer(host="127.0.0.1", threaded=True)
+        receiver = http_server()
         receiver.start()
         self.addCleanup(receiver.stop)
         receiver.expect_request(PATH).respond_with_handler(lambda request: time.sleep(0.02) or Response("ok"))
