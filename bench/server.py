@@ -48,6 +48,7 @@ class BenchServer:
             f"addons_path = {_bash('odoo_addons_path')},{self.addons}\n"
             f"data_dir = {self.tmp / 'data'}\nhttp_port = {self.http_port}\n"
             "log_level = warn\nmax_cron_threads = 1\n"
+            "server_wide_modules = base,web,integration_suite\n"  # as the README sets a server up
         )
         self.proc = None
         # benchmarks go without demo data: its automation rules and queued deliveries would be measured too

@@ -1,7 +1,9 @@
 """The holes an outside audit found (issue 10), each closed and kept closed over real HTTP."""
 import inspect
 import json
+import socket
 import uuid
+import xmlrpc.client
 
 import requests
 
@@ -169,6 +171,45 @@ class TestChunkedBodies(IntegrationHttpCase):
         self._assert_refused_early(f"/web/hook/{rule.webhook_uuid}", 1024, 413)
         self._assert_refused_early(f"/web/hook/{uuid.uuid4()}", 1024, 404)
         self.assertEqual(self.env["integration.webhook.call"].search([("rule_id", "=", rule.id)]).http_status, 413)
+
+
+@tagged("post_install", "-at_install")
+class TestBrokenFraming(IntegrationHttpCase):
+    """A chunked body whose chunk size is not hexadecimal is the client's error: every door answers
+    400 in its own error shape and nothing is logged as an error (18.0: a 500 and a traceback)."""
+
+    def _send(self, path, headers=()):
+        host, port = self.base_url().split("//")[1].split(":")
+        head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
+                "Transfer-Encoding: chunked", "Connection: close", *headers]
+        with socket.create_connection((host, int(port)), timeout=60) as sock:
+            sock.sendall(("\r\n".join(head) + "\r\n\r\nzz\r\n{}\r\n0\r\n\r\n").encode())
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        status_line, _, rest = answer.partition(b"\r\n")
+        return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+    def test_every_door_answers_400_in_its_own_shape(self):
+        rule = make_webhook_rule(self.env, COUNT_RUNS)
+        key = (f"Authorization: bearer {self.admin_key}",)
+        with self.assertNoLogs("odoo", "ERROR"):
+            status, body = self._send("/json/2/res.partner/search_count", key)
+            self.assertEqual(status, 400, body)
+            self.assertEqual(json.loads(body)["name"], "werkzeug.exceptions.BadRequest")
+            self.assertIn("malformed", json.loads(body)["message"])
+            status, body = self._send("/doc-bearer/openapi.json", key)
+            self.assertEqual((status, json.loads(body)["name"]), (400, "werkzeug.exceptions.BadRequest"), body)
+            status, body = self._send(f"/web/hook/{rule.webhook_uuid}")
+            self.assertEqual((status, json.loads(body)["status"]), (400, "error"), body)
+            status, body = self._send("/xmlrpc/2/object")
+            self.assertEqual(status, 400, body)
+            with self.assertRaisesRegex(xmlrpc.client.Fault, "malformed"):
+                xmlrpc.client.loads(body)
+            status, body = self._send("/jsonrpc")
+            self.assertEqual(status, 400, body)
+            self.assertIn("malformed", json.loads(body)["error"]["data"]["message"])
+        self.assertFalse(self.env["integration.webhook.call"].search([("rule_id", "=", rule.id)]), "nothing ran")
 
 
 @tagged("post_install", "-at_install")
