@@ -149,11 +149,10 @@ def _generate_routing_rules(modules, nodb_only, converters=None):
     The no-database routing keeps them: a legacy call names its database in its arguments, and the
     addon's legacy door hands the calls of databases without the addon to 18.0's code.
     """
-    if not nodb_only and MODULE in modules:
-        registry = Registry.registries[threading.current_thread().dbname] \
-            if getattr(threading.current_thread(), "dbname", None) in Registry.registries else None
-        if registry is None or MODULE not in registry._init_modules:
-            modules = [module for module in modules if module != MODULE]
+    dbname = getattr(threading.current_thread(), "dbname", None)
+    # the registry whose installed modules 18.0's ``ir.http.routing_map`` just read
+    if not nodb_only and dbname and MODULE in modules and MODULE not in Registry(dbname)._init_modules:
+        modules = [module for module in modules if module != MODULE]
     return _generate_routing_rules.original(modules, nodb_only, converters=converters)
 
 
