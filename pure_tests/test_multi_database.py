@@ -97,17 +97,17 @@ def servers(tmp_path_factory):
         assert done.returncode == 0, done.stderr[-3000:]
     key, retired_id, rule_uuid, partner_id = _setup(addon, SETUP)
     stock_uuid, stock_partner = _setup(stock, STOCK_SETUP)
-    wide = _server(tmp, "wide", "--load=base,web,integration_suite")
-    plain = _server(tmp, "plain", "--load=base,web")
-    try:
-        _wait(wide.http_port)
-        _wait(plain.http_port)
-        yield {"addon": addon, "stock": stock, "key": key, "retired": int(retired_id), "uuid": rule_uuid,
+    servers = {"addon": addon, "stock": stock, "key": key, "retired": int(retired_id), "uuid": rule_uuid,
                "partner": int(partner_id), "stock_uuid": stock_uuid, "stock_partner": int(stock_partner),
-               "wide": wide, "plain": plain, "tmp": tmp}
+               "wide": _server(tmp, "wide", "--load=base,web,integration_suite"),
+               "plain": _server(tmp, "plain", "--load=base,web"), "tmp": tmp}
+    try:
+        _wait(servers["wide"].http_port)
+        _wait(servers["plain"].http_port)
+        yield servers
     finally:
-        op.stop(wide)
-        op.stop(plain)
+        op.stop(servers["wide"])  # the servers of the moment: the uninstall test restarts them
+        op.stop(servers["plain"])
         for db in (addon, stock):
             op.drop_db(db)
 
