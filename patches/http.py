@@ -42,8 +42,9 @@ def addon_state(db):
     """``True`` when database ``db`` installed the addon, ``False`` when it did not, ``None`` when
     there is no such database (or the name is not one this server's database manager would make).
 
-    A loaded registry answers; otherwise one query on the database, as its first request would
-    run anyway. Nothing is cached: a database that installs or removes the addon is seen at once.
+    This process's registry of ``db`` answers when it is loaded (a change made by another process
+    reaches it with the registry's own reload, on that database's next request); otherwise one
+    query on the database, which its first request would open anyway. Nothing else is kept.
     """
     if not isinstance(db, str) or not DBNAME.match(db):
         return None

@@ -21,28 +21,27 @@ import requests
 
 pytestmark = pytest.mark.skipif(not op.AVAILABLE, reason="needs the Odoo set up by `make test`")
 
-SETUP = """
+# an "On webhook" rule marking a partner, in either database
+HOOK_RULE = """
+model = env.ref("base.model_res_partner")
+rule = env["base.automation"].create({"name": "multi rule", "model_id": model.id, "trigger": "on_webhook"})
+env["ir.actions.server"].create({"name": "mark", "model_id": model.id, "state": "code", "usage": "base_automation",
+                                 "code": "record.write({'ref': 'hooked'})", "base_automation_id": rule.id})
+partner = env["res.partner"].create({"name": "multi target"})
+"""
+
+SETUP = HOOK_RULE + """
 admin = env.ref("base.user_admin")
 admin.groups_id |= env.ref("integration_suite.group_metrics")
 key = env["res.users.apikeys"].with_user(admin).sudo()._generate("rpc", "multi-database", None)
 retired = env["res.users"].create({"name": "Retired", "login": "retired", "password": "retired-pass",
                                    "groups_id": [(6, 0, [env.ref("base.group_user").id])]})
 env["integration.legacy.retirement"].create({"user_id": retired.id})
-model = env.ref("base.model_res_partner")
-rule = env["base.automation"].create({"name": "multi rule", "model_id": model.id, "trigger": "on_webhook"})
-env["ir.actions.server"].create({"name": "mark", "model_id": model.id, "state": "code", "usage": "base_automation",
-                                 "code": "record.write({'ref': 'hooked'})", "base_automation_id": rule.id})
-partner = env["res.partner"].create({"name": "multi target"})
 env.cr.commit()
 print("SETUP", key, retired.id, rule.webhook_uuid, partner.id)
 """
 
-STOCK_SETUP = """
-model = env.ref("base.model_res_partner")
-rule = env["base.automation"].create({"name": "stock rule", "model_id": model.id, "trigger": "on_webhook"})
-env["ir.actions.server"].create({"name": "mark", "model_id": model.id, "state": "code", "usage": "base_automation",
-                                 "code": "record.write({'ref': 'hooked'})", "base_automation_id": rule.id})
-partner = env["res.partner"].create({"name": "stock target"})
+STOCK_SETUP = HOOK_RULE + """
 env.cr.commit()
 print("SETUP", rule.webhook_uuid, partner.id)
 """
