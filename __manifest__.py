@@ -2,7 +2,7 @@
 {
     "name": "Integration Suite",
     "summary": "JSON-2 API, reliable signed outgoing webhooks and safe incoming webhooks",
-    "version": "18.0.1.4.0",
+    "version": "18.0.1.5.0",
     "category": "Extra Tools",
     "website": "https://github.com/integration-suite/integration_suite",
     "author": "Integration Suite contributors",
@@ -32,6 +32,7 @@
         "views/integration_activity_report_views.xml",
         "views/integration_legacy_client_views.xml",
         "views/integration_trace_views.xml",
+        "views/integration_apikey_policy_views.xml",
         "views/integration_menus.xml",
     ],
     "demo": [

@@ -21,6 +21,11 @@ def _check_doc_access():
         raise AccessError(request.env._("You are not allowed to read the API documentation."))
 
 
+def _policy():
+    """The restrictions of the API key of the call (``None``: none): the documents list only what it may call."""
+    return getattr(request, "integration_key_policy", None)
+
+
 def _cached(producer):
     """Answer from a cache keyed by what decides the content; 304 when the client's ETag matches.
 
@@ -33,7 +38,7 @@ def _cached(producer):
     base_url = env["ir.config_parameter"].sudo().get_param("web.base.url", "")
     tag = hashlib.sha256(repr((
         env.registry.registry_sequence, env.user.groups_id.ids, env.lang,
-        request.httprequest.full_path, base_url,
+        request.httprequest.full_path, base_url, _policy(),
     )).encode()).hexdigest()
     etag = f'"{tag}"'
     if etag in request.httprequest.headers.get("If-None-Match", ""):
@@ -61,7 +66,7 @@ class DocController(http.Controller):
     @http.route("/doc-bearer/index.json", **_doc_route)
     def doc_index(self, **kwargs):
         _check_doc_access()
-        return _cached(lambda base_url: introspection.model_index(request.env))
+        return _cached(lambda base_url: introspection.model_index(request.env, _policy()))
 
     @http.route("/doc-bearer/openapi.json", **_doc_route)
     def doc_openapi(self, **kwargs):
@@ -73,7 +78,7 @@ class DocController(http.Controller):
             return args[key].split(",") if args.get(key) else None
 
         return _cached(lambda base_url: introspection.openapi_document(
-            request.env, base_url, model_names=split("models"), method_names=split("methods"),
+            request.env, base_url, model_names=split("models"), method_names=split("methods"), policy=_policy(),
         ))
 
     @http.route("/doc-bearer/<model_name>.json", **_doc_route)
@@ -81,6 +86,9 @@ class DocController(http.Controller):
         _check_doc_access()
         if model_name not in request.env.registry:
             raise NotFound(f"the model {model_name!r} does not exist")
+        policy = _policy()
+        if policy is not None and not policy.allows_model(model_name):
+            raise policy.refuse(f"the model {model_name} is not among the key's models", "/doc-bearer")
         model = request.env[model_name]
         model.check_access("read")
-        return _cached(lambda base_url: introspection.model_description(model))
+        return _cached(lambda base_url: introspection.model_description(model, policy))

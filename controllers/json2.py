@@ -142,7 +142,8 @@ class Json2Controller(http.Controller):
         **kwargs,
     ):
         return dispatch.call(
-            request.env, __model__, __method__, ids=ids, kwargs=kwargs, context=context
+            request.env, __model__, __method__, ids=ids, kwargs=kwargs, context=context,
+            policy=getattr(request, "integration_key_policy", None),
         )
 
 

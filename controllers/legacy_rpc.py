@@ -10,15 +10,20 @@ to the request's: on a multi-database server such calls are served without a dat
 no-database routing, where a server-wide addon's door answers too). A database that did not
 install the addon gets 18.0's door as it is.
 """
+import inspect
+import threading
 import time
 import xmlrpc.client
 from datetime import datetime, timezone
+
+import psycopg2
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessDenied
 from odoo.http import Response, dispatch_rpc, request, route
 from odoo.modules.registry import Registry
 from odoo.service import security
+from odoo.service.model import check_method_name, execute_cr
 
 from odoo.addons.base.controllers.rpc import (
     RPC,
@@ -30,6 +35,7 @@ from odoo.addons.base.controllers.rpc import (
 )
 
 from .. import dispatch
+from ..dispatch import restrictions
 from ..models.integration_legacy_client import MAX_SAMPLE_BYTES, refusal_error, refused_from
 from ..patches.http import addon_state
 from ..tools.api_traffic import USER_AGENT_CHARS, auth_kinds, credential_digest
@@ -105,6 +111,84 @@ class LegacyCall:
         clients = env["integration.legacy.client"].sudo()
         return clients._legacy_headers(), clients._legacy_settings()[3]
 
+    def _on_env(self, func):
+        """``func(env)`` on the request's cursor when the call names the request's database."""
+        env = getattr(request, "env", None)
+        if self.db == request.db and env is not None and not env.cr._closed:  # 18.0's XML-RPC closes it
+            return func(env(user=SUPERUSER_ID))
+        return _with_env(self.db, func)
+
+    def key_policy(self, uid):
+        """The restrictions of the API key this call authenticates with (``None``: a password, a key
+        without restrictions). Read on every call: a restriction applies to the next call."""
+        kind, key_id = self.auth_kind(uid)
+        if kind != "apikey" or not key_id:
+            return None
+
+        def policy(env):
+            keys = env["res.users.apikeys"]
+            revision = keys._key_revision(key_id, "rpc")
+            return keys._integration_policy(key_id, revision) if revision else None
+
+        return self._on_env(policy)
+
+    def restrict(self):
+        """Refuse the call when its key's restrictions do not allow it; the key's policy else."""
+        if not self.uid or self.service != "object" or self.model_name is None:
+            return None
+        policy = self.key_policy(self.uid)
+        if policy is None:
+            return None
+        security.check(self.db, self.uid, self.secret)  # a wrong password stays 18.0's AccessDenied
+        request.future_response.headers.extend(
+            restrictions.admit(policy, self.db, request.httprequest.remote_addr, self.door))
+        if policy.model_restricted or policy.read_only:
+            self._on_env(lambda env: self._check_method(env, policy))
+        return policy
+
+    def _check_method(self, env, policy):
+        if self.model_name not in env.registry:
+            raise policy.refuse(f"the model {self.model_name} is not among the key's models", self.door)
+        model = env[self.model_name]
+        try:
+            func = dispatch.get_public_method(model, self.method)
+        except Exception:  # noqa: BLE001 - a private or unknown method: never allowed to a restricted key
+            raise policy.refuse(f"{self.model_name}.{self.method} cannot be called", self.door) from None
+        args = list(self.args)
+        records = model.browse()
+        if not dispatch.is_model_method(func):
+            ids, args = (args[0] if args else []), args[1:]
+            try:
+                records = model.browse(ids)
+            except Exception:  # noqa: BLE001 - 18.0 answers its own error for such ids
+                records = model.browse()
+        try:
+            named = inspect.signature(func).bind_partial(records, *args, **self.kwargs).arguments
+        except TypeError:
+            named = dict(self.kwargs)
+        policy.check_call(model, self.method, func, records, named, self.door)
+
+    def call_read_only(self, policy):
+        """18.0's ``object`` dispatch (``dispatch``, ``execute``), in a read-only transaction."""
+        security.check(self.db, self.uid, self.secret)
+        threading.current_thread().dbname = self.db
+        threading.current_thread().uid = self.uid
+        registry = Registry(self.db).check_signaling()
+        with registry.manage_changes(), registry.cursor() as cr:
+            check_method_name(self.method)
+            restrictions.make_read_only(cr)
+            try:
+                return execute_cr(cr, self.uid, self.model_name, self.method, *self.args, **self.kwargs)
+            except psycopg2.errors.ReadOnlySqlTransaction:
+                raise policy.refuse("the key is read-only and the call tried to write", self.door) from None
+
+    def restrict_login(self, uid):
+        """``common.authenticate`` / ``login`` with a restricted key: its address and rate apply."""
+        policy = self.key_policy(uid)
+        if policy is not None:
+            request.future_response.headers.extend(
+                restrictions.admit(policy, self.db, request.httprequest.remote_addr, self.door))
+
     def refusal(self):
         """The error to answer instead of running the call, when the user or key is retired."""
         if not self.uid or self.uid not in self.refusals:
@@ -136,7 +220,7 @@ class LegacyCall:
             len(self.args), ",".join(sorted(map(str, self.kwargs))),
         )
         traffic.client_call(self.db, client_key, outcome, sample)
-        traffic.count_call(self.db, USAGE_DOORS[self.door], uid)
+        traffic.count_call(self.db, USAGE_DOORS[self.door], uid, known[1], request.httprequest.remote_addr)
 
     def run(self, dispatch_call):
         """Refuse, or run ``dispatch_call()`` (18.0's dispatch); count and time the call either way."""
@@ -148,6 +232,10 @@ class LegacyCall:
         except Exception as exc:
             if isinstance(exc, AccessDenied):
                 outcome = "refused" if getattr(exc, "integration_legacy_refused", False) else "denied"
+            elif getattr(exc, "integration_key_refused", False) or isinstance(exc, restrictions.KeyRateLimited):
+                outcome = "refused"
+            if isinstance(exc, restrictions.KeyRateLimited):
+                request.future_response.headers.extend(exc.headers)
             if self.door == "/jsonrpc" and not request.db:
                 self._answer_with_headers(exc)
             raise
@@ -161,6 +249,8 @@ class LegacyCall:
         if not hasattr(exc, "error_response"):
             exc.error_response = request.dispatcher.handle_error(exc)
             request._inject_future_response(exc.error_response)
+            if isinstance(exc, restrictions.KeyRateLimited):
+                exc.error_response.status_code = 429
 
     def _run(self, dispatch_call):
         if not self.secret:
@@ -172,7 +262,15 @@ class LegacyCall:
             self.record("refused", error=refused, sample=sample)
             raise refused
         try:
-            result = dispatch_call()
+            policy = self.restrict()
+        except Exception as exc:
+            self.record("refused" if getattr(exc, "integration_key_refused", False)
+                        or isinstance(exc, restrictions.KeyRateLimited) else "error", error=exc, sample=sample)
+            raise
+        try:
+            result = self.call_read_only(policy) if policy is not None and policy.read_only else dispatch_call()
+            if self.service == "common" and isinstance(result, int) and not isinstance(result, bool) and result:
+                self.restrict_login(result)
         except Exception as exc:
             self.record("error", error=exc, sample=sample)
             raise
@@ -201,11 +299,16 @@ class LegacyRpcController(RPC):
         if not call.observed():
             return None
         _check_request()
+        status = 200
         try:
             response = dumps((call.run(lambda: dispatch_rpc(service, method, params)),))
+        except restrictions.KeyRateLimited as error:
+            status = 429  # a fault clients can read, and the status and headers every HTTP stack knows
+            response = dumps(xmlrpc.client.Fault(RPC_FAULT_CODE_CLIENT_ERROR if door == "/xmlrpc/2"
+                                                 else "TooManyRequests", error.description))
         except Exception as error:  # noqa: BLE001 - the protocol's fault, as 18.0 answers it
             response = handle_exception(error)
-        return Response(response=response, mimetype="text/xml")
+        return Response(response=response, mimetype="text/xml", status=status)
 
     @route()
     def xmlrpc_1(self, service):

@@ -79,9 +79,9 @@ def _ensure_flusher():
 atexit.register(flush)
 
 
-def count_call(db, door, uid):
-    """Count one authenticated call for the daily usage (the migration figure)."""
-    traffic.count(db, door, uid)
+def count_call(db, door, uid, key_id=None, address=None):
+    """Count one authenticated call for the daily usage (the migration figure, each key's last use)."""
+    traffic.count(db, door, uid, key_id, address)
     _ensure_flusher()
 
 
@@ -107,7 +107,8 @@ def json2_call(request, status):
     """One JSON/2 call answered with ``status``: counted when its caller was authenticated, timed."""
     uid = request.env.uid if getattr(request, "env", None) is not None else None
     if uid and status != 401:
-        count_call(request.db, "json2", uid)
+        count_call(request.db, "json2", uid, getattr(request, "integration_key_id", None),
+                   request.httprequest.remote_addr)
     started = getattr(request.dispatcher, "started", None)
     if started is not None and request.db and metrics_enabled():
         _json, _two, model, method = (request.httprequest.path.split("/", 4)[1:] + ["", "", "", ""])[:4]

@@ -9,6 +9,7 @@ from odoo.exceptions import AccessDenied, AccessError, MissingError, UserError
 from odoo.http import SessionExpiredException
 from odoo.tools import config
 
+_OWN_MODULES = __name__.rsplit(".", 2)[0]
 STATUS_BY_EXCEPTION = (
     # most specific first: MissingError and AccessError are UserErrors
     (MissingError, HTTPStatus.NOT_FOUND),
@@ -49,7 +50,8 @@ def error_status_and_body(exc, env=None):
         message = exc.description
         arguments = [exc.description, exc.code]
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-    cls = type(exc)
+    # the addon's own exception classes answer with the name of the Odoo or werkzeug class they refine
+    cls = next(k for k in type(exc).__mro__ if not k.__module__.startswith(_OWN_MODULES))
     body = {
         "name": f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ else cls.__qualname__,
         "message": str(exc) if message is None else message,

@@ -19,13 +19,21 @@ ERROR_SCHEMA = {
 }
 
 
-def readable_models(env, names=None):
-    """Models (sorted by name) that ``env``'s user may read, optionally among ``names``."""
+def readable_models(env, names=None, policy=None):
+    """Models (sorted by name) that ``env``'s user may read, optionally among ``names``; with
+    ``policy`` (a restricted API key's), only the key's models."""
     names = sorted(env.registry) if names is None else sorted(n for n in names if n in env.registry)
-    return [env[name] for name in names if env[name].has_access("read")]
+    return [env[name] for name in names
+            if (policy is None or policy.allows_model(name)) and env[name].has_access("read")]
 
 
-def model_index(env):
+def callable_methods(model, policy=None):
+    """The public methods of ``model``, only those a restricted key may call with ``policy``."""
+    names = public_method_names(model)
+    return names if policy is None else policy.allowed_methods(model, names)
+
+
+def model_index(env, policy=None):
     """19.0's ``/doc/index.json`` shape."""
     modules = env["ir.module.module"].sudo().search([("state", "=", "installed")]).mapped("name")
     return {
@@ -36,14 +44,14 @@ def model_index(env):
                 "name": model._description,
                 "fields": {name: {"string": field.string} for name, field in model._fields.items()
                            if field.is_accessible(env)},  # 19.0: only the fields the user may read
-                "methods": public_method_names(model),
+                "methods": callable_methods(model, policy),
             }
-            for model in readable_models(env)
+            for model in readable_models(env, policy=policy)
         ],
     }
 
 
-def model_description(model):
+def model_description(model, policy=None):
     """19.0's ``/doc/<model>.json`` shape: fields and methods with ordered parameters."""
     fields = model.fields_get()  # only the fields the user may read
     for name, desc in fields.items():
@@ -54,7 +62,7 @@ def model_description(model):
         "name": model._description,
         "doc": (type(model).__doc__ or "").strip(),
         "fields": fields,
-        "methods": {name: method_description(model, name) for name in public_method_names(model)},
+        "methods": {name: method_description(model, name) for name in callable_methods(model, policy)},
     })
 
 
@@ -119,12 +127,15 @@ def _model_operations(model):
     return operations
 
 
-def openapi_document(env, base_url, model_names=None, method_names=None):
-    """An OpenAPI 3.1 document of the models and public methods ``env``'s user may use."""
+def openapi_document(env, base_url, model_names=None, method_names=None, policy=None):
+    """An OpenAPI 3.1 document of the models and public methods ``env``'s user (and the API key's
+    ``policy``) may use."""
     paths = {}
-    for model in readable_models(env, model_names):
-        for name, operation in _model_operations(model).items():
-            if method_names is None or name in method_names:
+    for model in readable_models(env, model_names, policy):
+        operations = _model_operations(model)
+        allowed = operations.keys() if policy is None else set(policy.allowed_methods(model, list(operations)))
+        for name, operation in operations.items():
+            if (method_names is None or name in method_names) and name in allowed:
                 paths[f"/json/2/{model._name}/{name}"] = operation
     return {
         "openapi": "3.1.0",

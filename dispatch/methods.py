@@ -3,6 +3,7 @@ import functools
 import inspect
 import weakref
 
+import psycopg2.errors
 from werkzeug.exceptions import NotFound, UnprocessableEntity
 
 from odoo import models
@@ -116,11 +117,12 @@ def _normalise_ids(ids):
     return ids
 
 
-def call(env, model_name, method_name, ids=(), kwargs=None, context=None):
+def call(env, model_name, method_name, ids=(), kwargs=None, context=None, policy=None, door="/json/2"):
     """Call ``model_name.method_name`` as ``env``'s user, with named arguments only.
 
     ``context`` *replaces* the environment's context (19.0 semantics); a
-    recordset result becomes its list of ids.
+    recordset result becomes its list of ids. ``policy``: the restrictions of the API key the
+    call authenticated with (``dispatch.restrictions``), checked once the arguments are bound.
     """
     if context is not None and not isinstance(context, dict):
         raise UnprocessableEntity("context must be a JSON object")
@@ -129,13 +131,27 @@ def call(env, model_name, method_name, ids=(), kwargs=None, context=None):
     model = get_model(env, model_name).with_context(context or {})  # pylint: disable=context-overridden
     func = get_public_method(model, method_name)
     ids = _normalise_ids(list(ids) if isinstance(ids, tuple) else ids)
+    records = model.browse(ids)
+    if policy is not None:  # a refused method is refused whatever its arguments
+        policy.check_call(model, method_name, func, records, kwargs, door)
     if ids and is_model_method(func):
         raise UnprocessableEntity(f"cannot call {model_name}.{method_name} with ids")
-    records = model.browse(ids)
     bind_arguments(func, records, kwargs)
-    result = func(records, **kwargs)
+    result = func(records, **kwargs) if policy is None else _call_restricted(policy, door, func, records, kwargs)
     if isinstance(result, models.BaseModel):
         result = result.ids
+    return result
+
+
+def _call_restricted(policy, door, func, records, kwargs):
+    """A read-only key's write, refused by PostgreSQL, is the key's refusal (403), not a 500."""
+    if not policy.read_only:
+        return func(records, **kwargs)
+    try:
+        result = func(records, **kwargs)
+        records.env.flush_all()  # pending writes fail here, where they are the call's
+    except psycopg2.errors.ReadOnlySqlTransaction:
+        raise policy.refuse("the key is read-only and the call tried to write", door) from None
     return result
 
 

@@ -15,3 +15,7 @@ from . import integration_activity_report
 from . import integration_api_usage
 from . import integration_legacy_retirement
 from . import integration_legacy_client
+from . import integration_apikey_policy
+from . import integration_apikey_policy_model
+from . import integration_apikey_rate
+from . import res_users_apikeys_description

@@ -20,13 +20,13 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest
 
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 from odoo.tools import SQL, safe_eval
 
 from odoo.addons.base.models.res_users import check_identity
 
-from ..dispatch import check_secret_access, dumps, error_status
+from ..dispatch import check_secret_access, dumps, error_status, restrictions
 from ..patches.request_body import read_capped_body
 from ..tools import trace_context, webhook_payload
 from ..tools.webhook_delivery import new_secret
@@ -61,10 +61,11 @@ TRANSIENT_ERRORS = (
 class WebhookRejected(Exception):
     """The call is refused before any action runs; becomes ``status`` + ``{"status": "error", ...}``."""
 
-    def __init__(self, status, reason, **extra):
+    def __init__(self, status, reason, headers=(), **extra):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.headers = list(headers)
         self.extra = extra
 
 
@@ -82,6 +83,7 @@ class WebhookCall:
     remote_addr: str = ""
     too_large: bool = False
     started: float = field(default_factory=time.monotonic)
+    rate_headers: list = field(default_factory=list)  # a rate-limited API key's RateLimit headers
 
 
 class BaseAutomation(models.Model):
@@ -381,6 +383,7 @@ class BaseAutomation(models.Model):
                 raise WebhookRejected(413, "payload too large")
             self._webhook_check_rate_limit()
             user = self._webhook_authenticate(call)
+            extra_headers.extend(call.rate_headers)
             payload = self._webhook_parse_payload(call)
             self._webhook_validate_payload(payload)
             dedupe_key = self._webhook_dedupe_key(call, payload)
@@ -391,7 +394,7 @@ class BaseAutomation(models.Model):
                 else:
                     queued = self._webhook_log(call, 202, payload, user, dedupe_key, {"state": "queued"}, full=True)
                     self.env["integration.worker"]._trigger()
-                    return 202, {"status": "accepted", "id": queued.id}, []
+                    return 202, {"status": "accepted", "id": queued.id}, extra_headers
             else:
                 outcome = self._webhook_run_once(payload, user, dedupe_key)
                 if outcome == "duplicate":
@@ -402,6 +405,7 @@ class BaseAutomation(models.Model):
             extra = dict(rejected.extra)
             if status == 429:
                 extra_headers.append(("Retry-After", str(extra.pop("retry_after"))))
+            extra_headers.extend(rejected.headers)
             body = {"status": "error", "error": rejected.reason, **extra}
             log.update(state="rejected", error=rejected.reason)
             if status == 401 and self.webhook_auth_mode == "api_key":
@@ -436,6 +440,24 @@ class BaseAutomation(models.Model):
             retry_after = max(1, int(period + float(oldest_offset or 0)) + 1)
             raise WebhookRejected(429, "rate limit exceeded", retry_after=retry_after)
 
+    def _webhook_restrict_key(self, policy, call):
+        """A restricted key runs a rule only if it may write the rule's model (the actions change
+        records), is not read-only, and calls from an allowed address within its rate."""
+        door = "/web/hook"
+        try:
+            if policy.read_only:
+                raise policy.refuse("the key is read-only and a webhook rule runs actions", door)
+            if policy.model_restricted and "write" not in getattr(policy.models.get(self.model_name),
+                                                                  "permissions", ()):
+                raise policy.refuse(f"the key may not write {self.model_name} records", door)
+            call.rate_headers = restrictions.admit(policy, self.env.cr.dbname, call.remote_addr, door)
+        except restrictions.KeyRateLimited as exc:
+            headers = [header for header in exc.headers if header[0] != "Retry-After"]
+            raise WebhookRejected(429, "API key rate limit exceeded", headers=headers,
+                                  retry_after=dict(exc.headers)["Retry-After"]) from None
+        except AccessError as exc:
+            raise WebhookRejected(403, str(exc)) from None
+
     def _webhook_hmac_settings(self):
         if self.webhook_hmac_preset in HMAC_PRESETS:
             header, encoding, prefix = HMAC_PRESETS[self.webhook_hmac_preset]
@@ -452,9 +474,13 @@ class BaseAutomation(models.Model):
             match = BEARER.match(call.headers.get("Authorization") or "")
             if not match:
                 raise WebhookRejected(401, "missing API key")
-            uid = self.env["res.users.apikeys"]._check_credentials_cached(scope="rpc", key=match.group(1).strip())
-            if not uid:
+            keys = self.env["res.users.apikeys"]
+            found = keys._authenticate_key(scope="rpc", key=match.group(1).strip())
+            if not found:
                 raise WebhookRejected(401, "invalid API key")
+            uid, key_id, revision = found
+            if revision:
+                self._webhook_restrict_key(keys._integration_policy(key_id, revision), call)
             return self.env["res.users"].browse(uid)
         secrets = self.sudo().webhook_secret
         try:

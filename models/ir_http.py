@@ -4,10 +4,16 @@ from collections import OrderedDict
 import werkzeug.exceptions
 
 from odoo import models, tools
-from odoo.exceptions import AccessDenied
+from odoo.exceptions import AccessDenied, AccessError
 from odoo.http import request
 
+from ..dispatch import restrictions
+
 BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE | re.DOTALL)
+# the addon's bearer doors, as restricted keys' refusals and the logs name them
+BEARER_DOORS = (("/json/2/", "/json/2"), ("/doc-bearer/", "/doc-bearer"), ("/metrics", "/metrics"))
+# doors that check a restricted key's models themselves (/doc-bearer lists only what the key may call)
+MODEL_AWARE_DOORS = ("/json/2", "/doc-bearer")
 
 
 class IrHttp(models.AbstractModel):
@@ -20,13 +26,18 @@ class IrHttp(models.AbstractModel):
         match = BEARER.match(headers.get("Authorization") or "")
         if match:
             # a malformed token (blank, control characters, oversized) is an invalid key too
-            uid = request.env["res.users.apikeys"]._check_credentials_cached(scope="rpc", key=match.group(1).strip())
-            if not uid:
+            keys = request.env["res.users.apikeys"]
+            found = keys._authenticate_key(scope="rpc", key=match.group(1).strip())
+            if not found:
                 raise werkzeug.exceptions.Unauthorized("Invalid apikey")
+            uid, key_id, revision = found
             if request.env.uid and request.env.uid != uid:
                 raise AccessDenied(request.env._("Session user does not match the used apikey."))
             request.update_env(user=uid)
             request.session.can_save = False
+            request.integration_key_id = key_id
+            if revision:
+                cls._integration_restrict_bearer(keys._integration_policy(key_id, revision))
         elif not request.env.uid:
             raise werkzeug.exceptions.Unauthorized(
                 "User not authenticated, use an API Key with a Bearer Authorization header."
@@ -41,6 +52,26 @@ class IrHttp(models.AbstractModel):
                 'Missing "Authorization" or Sec-headers for interactive usage.'
             )
         cls._auth_method_user()
+
+    @classmethod
+    def _integration_restrict_bearer(cls, policy):
+        """A restricted key on a bearer route: address and rate here, models and methods in the
+        dispatch layer (``dispatch.call``), read-only in the database from now on."""
+        path = request.httprequest.path
+        door = next((name for prefix, name in BEARER_DOORS if path.startswith(prefix)), path)
+        request.integration_key_policy = policy
+        try:
+            headers = restrictions.admit(policy, request.db, request.httprequest.remote_addr, door)
+            if policy.model_restricted and door not in MODEL_AWARE_DOORS:
+                # a route that does not say which model it touches: only keys without a model list
+                raise policy.refuse(f"{door} is not a model method and the key is limited to some models", door)
+        except AccessError as refusal:
+            # raised by _pre_dispatch: 18.0's _authenticate turns any other error into a bare AccessDenied
+            request.integration_key_refusal = refusal
+            return
+        request.future_response.headers.extend(headers)
+        if policy.read_only:
+            restrictions.make_read_only(request.env.cr)
 
     @classmethod
     def _auth_method_public(cls):
@@ -59,6 +90,9 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _pre_dispatch(cls, rule, args):
+        refusal = getattr(request, "integration_key_refusal", None)
+        if refusal is not None:
+            raise refusal
         result = super()._pre_dispatch(rule, args)
         if getattr(request, "_integration_db_from_header", False):
             request.session.can_save = False  # X-Odoo-Database makes the call stateless
@@ -88,4 +122,6 @@ class IrHttp(models.AbstractModel):
         if getattr(request, "integration_legacy_door", None) and hasattr(response, "headers"):
             # a JSON-RPC error answer is built without the headers set for the call: the deprecation ones
             request._inject_future_response(response)
+            if isinstance(exception, restrictions.KeyRateLimited):
+                response.status_code = 429
         return response

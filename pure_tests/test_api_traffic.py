@@ -30,8 +30,8 @@ def test_counts_are_aggregated_per_database_and_handed_over_once():
     assert traffic.due()
     assert traffic.databases() == {"a", "b"}
     usage, clients = traffic.take("a")
-    [(key, count)] = usage.items()
-    assert key[1:] == ("json2", 2) and count == 3
+    [(key, (count, _last_at, address))] = usage.items()
+    assert key[1:] == ("json2", 2, None) and count == 3 and address is None
     first, last, calls, errors, refused, sample = clients[("client",)]
     assert (calls, errors, refused, sample) == (3, 1, 1, '{"args": [3]}') and first <= last
     assert traffic.take("a") == ({}, {}), "handed over once"
@@ -41,13 +41,14 @@ def test_counts_are_aggregated_per_database_and_handed_over_once():
 def test_a_batch_that_could_not_be_written_is_put_back_whole():
     traffic = api_traffic.TrafficAggregator()
     traffic.client_call("a", ("client",), "ok", "old")
-    traffic.count("a", "xmlrpc", 7)
+    traffic.count("a", "xmlrpc", 7, 3, "192.0.2.1")
     usage, clients = traffic.take("a")
     traffic.client_call("a", ("client",), "ok", "new")
-    traffic.count("a", "xmlrpc", 7)
+    traffic.count("a", "xmlrpc", 7, 3, "192.0.2.2")
     traffic.put_back("a", usage, clients)
     usage, clients = traffic.take("a")
-    assert list(usage.values()) == [2]
+    [(count, _last_at, address)] = usage.values()
+    assert count == 2 and address == "192.0.2.2", "the latest call's address wins"
     _first, _last, calls, _errors, _refused, sample = clients[("client",)]
     assert calls == 2 and sample == "new", "the latest arguments win"
 

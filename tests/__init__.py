@@ -17,3 +17,4 @@ from . import test_recovery
 from . import test_endpoint_policy
 from . import test_record_rules
 from . import test_patches
+from . import test_restricted_keys

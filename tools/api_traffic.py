@@ -52,9 +52,10 @@ class AuthKinds:
 class TrafficAggregator:
     """Per-process call counts: daily usage per door and user, and the legacy client inventory.
 
-    ``usage``: ``(db, day, door, uid) -> count``. ``clients``: ``(db, client key) -> [first seen,
-    last seen, calls, errors, refused, sample]`` where the client key is the tuple that identifies
-    one client's call shape and the sample is the arguments of its latest call.
+    ``usage``: ``(db, day, door, uid, API key id) -> [count, last call, its address]``.
+    ``clients``: ``(db, client key) -> [first seen, last seen, calls, errors, refused, sample]``
+    where the client key is the tuple that identifies one client's call shape and the sample is
+    the arguments of its latest call.
     """
 
     def __init__(self, interval=FLUSH_SECONDS, max_keys=MAX_PENDING_KEYS, clock=time.monotonic):
@@ -66,11 +67,19 @@ class TrafficAggregator:
         self._clients = {}
         self._last_flush = clock()
 
-    def count(self, db, door, uid):
-        """One call over ``door`` ('json2', 'xmlrpc', 'jsonrpc') by ``uid`` (None when unauthenticated)."""
-        key = (db, datetime.now(timezone.utc).date(), door, uid)
+    def count(self, db, door, uid, key_id=None, address=None):
+        """One call over ``door`` ('json2', 'xmlrpc', 'jsonrpc') by ``uid`` (None when unauthenticated),
+        with the API key ``key_id`` (None: a password, a session) from ``address``."""
+        now = datetime.now(timezone.utc)
+        key = (db, now.date(), door, uid, key_id)
         with self._lock:
-            self._usage[key] = self._usage.get(key, 0) + 1
+            entry = self._usage.get(key)
+            if entry is None:
+                self._usage[key] = [1, now.replace(tzinfo=None), address]
+            else:
+                entry[0] += 1
+                entry[1] = now.replace(tzinfo=None)
+                entry[2] = address
 
     def client_call(self, db, client_key, outcome, sample):
         """One legacy call of ``client_key``; ``outcome`` is 'ok', 'error' or 'refused'."""
@@ -106,10 +115,10 @@ class TrafficAggregator:
     def take(self, db):
         """Hand ``db``'s batch over as ``(usage, clients)`` (keys without the database); keep the others'."""
         with self._lock:
-            usage = {key[1:]: count for key, count in self._usage.items() if key[0] == db}
+            usage = {key[1:]: entry for key, entry in self._usage.items() if key[0] == db}
             clients = {key[1]: entry for key, entry in self._clients.items() if key[0] == db}
             if usage:
-                self._usage = {key: count for key, count in self._usage.items() if key[0] != db}
+                self._usage = {key: entry for key, entry in self._usage.items() if key[0] != db}
             if clients:
                 self._clients = {key: entry for key, entry in self._clients.items() if key[0] != db}
         return usage, clients
@@ -117,9 +126,11 @@ class TrafficAggregator:
     def put_back(self, db, usage, clients):
         """Merge a batch that could not be written into the current one (nothing is lost)."""
         with self._lock:
-            for key, count in usage.items():
-                full = (db, *key)
-                self._usage[full] = self._usage.get(full, 0) + count
+            for key, (count, last_at, address) in usage.items():
+                entry = self._usage.setdefault((db, *key), [0, last_at, address])
+                entry[0] += count
+                if last_at > entry[1]:
+                    entry[1:] = [last_at, address]
             for client_key, (first, last, calls, errors, refused, sample) in clients.items():
                 entry = self._clients.get((db, client_key))
                 if entry is None:
