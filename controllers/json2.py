@@ -12,6 +12,7 @@ from odoo.http import Dispatcher, Response, request
 from odoo.tools import frozendict
 
 from .. import dispatch
+from ..models.ir_http import settle_key_rate
 from ..patches.request_body import read_capped_body
 from . import traffic
 
@@ -51,6 +52,20 @@ class Json2Dispatcher(Dispatcher):
         return True
 
     def dispatch(self, endpoint, args):
+        try:
+            self._read_body(args)
+        finally:  # a rate-limited key's answer: over the limit, 429 wins over a body error
+            settle_key_rate()
+        if self.request.db:
+            result = self.request.registry["ir.http"]._dispatch(endpoint)
+        else:
+            result = endpoint(**self.request.params)
+        if isinstance(result, Response):
+            return result
+        return dispatch.json_response(self.request, result)
+
+    def _read_body(self, args):
+        """``request.params``: the body's named arguments and the path's."""
         httprequest = self.request.httprequest
         raw = read_capped_body(httprequest, MAX_BODY_SIZE)
         if raw is None:
@@ -76,13 +91,6 @@ class Json2Dispatcher(Dispatcher):
             if clashes:
                 raise UnprocessableEntity(f"{clashes[0]!r} cannot be given in the body of a JSON-2 call")
         self.request.params = body | args
-        if self.request.db:
-            result = self.request.registry["ir.http"]._dispatch(endpoint)
-        else:
-            result = endpoint(**self.request.params)
-        if isinstance(result, Response):
-            return result
-        return dispatch.json_response(self.request, result)
 
     def post_dispatch(self, response):
         result = super().post_dispatch(response)

@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 
 import psycopg2
+from psycopg2.extras import wait_select
 from werkzeug.exceptions import TooManyRequests
 
 from odoo import sql_db
@@ -282,63 +283,112 @@ def rate_headers(policy, state):
 # GCRA: ``tat`` (the theoretical arrival time, epoch seconds) moves by one emission interval per
 # call; a call is allowed while ``tat`` stays within one window of now. So a key may send its whole
 # quota at once, then one call per interval: at most ``limit * (1 + T / 60)`` calls in T seconds.
+# One statement: how far ahead ``tat`` is after this call (NULL: refused), and before it (the
+# subquery sees the row as it was when the statement started).
 _TAKE = """
-    INSERT INTO integration_apikey_rate AS r (key_id, tat)
-         VALUES (%(key)s, extract(epoch FROM clock_timestamp()) + %(step)s)
-    ON CONFLICT (key_id) DO UPDATE
-            SET tat = GREATEST(r.tat, EXCLUDED.tat - %(step)s) + %(step)s
-          WHERE GREATEST(r.tat, EXCLUDED.tat - %(step)s) + %(step)s - (EXCLUDED.tat - %(step)s) <= %(window)s
-    RETURNING tat - extract(epoch FROM clock_timestamp())
+    WITH now AS (SELECT extract(epoch FROM clock_timestamp()) AS t),
+    taken AS (
+        INSERT INTO integration_apikey_rate AS r (key_id, tat)
+             SELECT %(key)s, t + %(step)s FROM now
+        ON CONFLICT (key_id) DO UPDATE
+                SET tat = GREATEST(r.tat, EXCLUDED.tat - %(step)s) + %(step)s
+              WHERE GREATEST(r.tat, EXCLUDED.tat - %(step)s) + %(step)s - (EXCLUDED.tat - %(step)s) <= %(window)s
+        RETURNING tat
+    )
+    SELECT (SELECT tat FROM taken) - t, (SELECT tat FROM integration_apikey_rate WHERE key_id = %(key)s) - t
+      FROM now
 """
-_AHEAD = "SELECT tat - extract(epoch FROM clock_timestamp()) FROM integration_apikey_rate WHERE key_id = %s"
+
+
+class PendingTake:
+    """A call counted on the limiter's connection, its answer read later (``result``): the round
+    trip overlaps what the request does meanwhile (the key check, parsing the body)."""
+
+    def __init__(self, limiter, db, policy):
+        self.limiter, self.db, self.policy = limiter, db, policy
+        self.step = RATE_WINDOW / policy.rate_limit
+        self.cnx, self.cursor, self.state = None, None, None
+        try:
+            self._send()
+        except psycopg2.OperationalError:
+            self.cnx = None  # a dropped connection: sent again on a new one by result()
+
+    def _send(self):
+        self.cnx = self.limiter._checkout(self.db)
+        self.cursor = self.cnx.cursor()
+        self.cursor.execute(_TAKE, {"key": self.policy.key_id, "step": self.step, "window": RATE_WINDOW})
+
+    def result(self):
+        """The ``RateState`` of the call (read once; the connection goes back to the limiter)."""
+        if self.state is None:
+            for attempt in (1, 2):
+                try:
+                    if self.cnx is None:
+                        self._send()
+                    wait_select(self.cnx)
+                    after, before = self.cursor.fetchone()
+                    break
+                except psycopg2.OperationalError:
+                    self.cnx = None
+                    if attempt == 2:
+                        raise
+            self.limiter._give_back(self.db, self.cnx)
+            self.state = self._state(after, before)
+        return self.state
+
+    def _state(self, after, before):
+        if after is None:
+            ahead = before or 0.0
+            return RateState(False, 0, math.ceil(ahead), max(1, math.ceil(ahead + self.step - RATE_WINDOW)))
+        remaining = max(0, math.floor((RATE_WINDOW - after) / self.step + 1e-9))
+        return RateState(True, remaining, math.ceil(after), 0)
 
 
 class RateLimiter:
-    """One autocommit connection per database and process, shared by its threads under a lock."""
+    """Asynchronous autocommit connections per database and process, one per call in flight."""
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._connections = {}
+        self._forget()
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self):
         self._lock = threading.Lock()
-        self._connections = {}  # the parent's sockets are not this process's
+        self._free = {}  # the parent's sockets are not this process's
 
-    def _connection(self, db):
-        cnx = self._connections.get(db)
+    def _checkout(self, db):
+        with self._lock:
+            free = self._free.setdefault(db, [])
+            cnx = free.pop() if free else None
         if cnx is None or cnx.closed:
             _name, info = sql_db.connection_info_for(db)
-            cnx = self._connections[db] = psycopg2.connect(**info)
-            cnx.autocommit = True
+            cnx = psycopg2.connect(**info, async_=True)
+            wait_select(cnx)
         return cnx
 
+    def _give_back(self, db, cnx):
+        if not cnx.closed:
+            with self._lock:
+                self._free.setdefault(db, []).append(cnx)
+
+    def start(self, db, policy):
+        """Count one call of ``policy``'s key now; ``.result()`` says whether it may run."""
+        return PendingTake(self, db, policy)
+
     def take(self, db, policy):
-        """Count one call of ``policy``'s key; the answer says whether it may run."""
-        step = RATE_WINDOW / policy.rate_limit
-        params = {"key": policy.key_id, "step": step, "window": RATE_WINDOW}
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    with self._connection(db).cursor() as cr:
-                        cr.execute(_TAKE, params)
-                        row = cr.fetchone()
-                        if row is None:
-                            cr.execute(_AHEAD, [policy.key_id])
-                            ahead = cr.fetchone()[0]
-                            return RateState(False, 0, math.ceil(ahead),
-                                             max(1, math.ceil(ahead + step - RATE_WINDOW)))
-                    break
-                except psycopg2.OperationalError:
-                    self._connections.pop(db, None)  # a dropped connection: once more on a new one
-                    if attempt == 2:
-                        raise
-        ahead = row[0]
-        remaining = max(0, math.floor((RATE_WINDOW - ahead) / step + 1e-9))
-        return RateState(True, remaining, math.ceil(ahead), 0)
+        return self.start(db, policy).result()
 
 
 rate_limiter = RateLimiter()
+
+
+def settle(pending, policy):
+    """The RateLimit headers of an allowed call, or ``KeyRateLimited``."""
+    state = pending.result()
+    if not state.allowed:
+        _logger.warning("API key %r (#%s) refused: rate limit of %s/min reached",
+                        policy.name, policy.key_id, policy.rate_limit)
+        raise KeyRateLimited(policy, state)
+    return rate_headers(policy, state)
 
 
 def admit(policy, db, address, door):
@@ -350,12 +400,7 @@ def admit(policy, db, address, door):
     policy.check_address(address, door)
     if not policy.rate_limit:
         return []
-    state = rate_limiter.take(db, policy)
-    if not state.allowed:
-        _logger.warning("API key %r (#%s) refused on %s: rate limit of %s/min reached",
-                        policy.name, policy.key_id, door, policy.rate_limit)
-        raise KeyRateLimited(policy, state)
-    return rate_headers(policy, state)
+    return settle(rate_limiter.start(db, policy), policy)
 
 
 def make_read_only(cr):

@@ -109,7 +109,12 @@ class IntegrationApikeyPolicy(models.Model):
 
     def unlink(self):
         self._check_administrator()
-        return super().unlink()
+        keys = tuple(self.key_id.ids)
+        result = super().unlink()
+        if keys:
+            self.env.cr.execute("UPDATE res_users_apikeys SET integration_revision = NULL, "
+                                "integration_read_only = NULL WHERE id IN %s", [keys])
+        return result
 
     def _check_administrator(self):
         """Restrictions are set by administrators (the owner's wizard creates them as superuser)."""
@@ -124,6 +129,14 @@ class IntegrationApikeyPolicy(models.Model):
             self.env.cr.execute("UPDATE integration_apikey_policy SET revision = revision + 1 WHERE id IN %s",
                                 [tuple(self.ids)])
             self.invalidate_recordset(["revision"])
+            # what the key-validity query of every call reads (the key's own row: no join)
+            self.env.cr.execute("""
+                UPDATE res_users_apikeys k
+                   SET integration_revision = CASE WHEN p.restricted THEN p.revision END,
+                       integration_read_only = p.restricted AND p.read_only
+                  FROM integration_apikey_policy p
+                 WHERE p.key_id = k.id AND p.id IN %s""", [tuple(self.ids)])
+            self.env["res.users.apikeys"].invalidate_model(["integration_revision", "integration_read_only"])
 
     @api.model
     def _lines_from_access(self, models_, access, methods):

@@ -17,7 +17,7 @@ class IntegrationApikeyPolicyModel(models.Model):
 
     policy_id = fields.Many2one("integration.apikey.policy", required=True, ondelete="cascade", index=True)
     user_id = fields.Many2one(related="policy_id.user_id", store=True, index=True)
-    model_id = fields.Many2one("ir.model", string="Model", required=True, ondelete="cascade",
+    model_id = fields.Many2one("ir.model", required=True, ondelete="cascade",
                                domain=[("transient", "=", False)])
     model_name = fields.Char(related="model_id.model", store=True, string="Technical Name")
     perm_read = fields.Boolean(string="Read", default=True)

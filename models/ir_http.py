@@ -16,6 +16,15 @@ BEARER_DOORS = (("/json/2/", "/json/2"), ("/doc-bearer/", "/doc-bearer"), ("/met
 MODEL_AWARE_DOORS = ("/json/2", "/doc-bearer")
 
 
+def settle_key_rate():
+    """Read the answer of the rate limiter for this request's key (counted at authentication):
+    ``KeyRateLimited`` over the limit, else the RateLimit headers join the answer's."""
+    pending = getattr(request, "integration_key_rate", None)
+    if pending is not None:
+        request.integration_key_rate = None
+        request.future_response.headers.extend(restrictions.settle(pending, request.integration_key_policy))
+
+
 class IrHttp(models.AbstractModel):
     _inherit = "ir.http"
 
@@ -27,7 +36,7 @@ class IrHttp(models.AbstractModel):
         if match:
             # a malformed token (blank, control characters, oversized) is an invalid key too
             keys = request.env["res.users.apikeys"]
-            found = keys._authenticate_key(scope="rpc", key=match.group(1).strip())
+            found = keys._authenticate_key(scope="rpc", key=match.group(1).strip(), read_only_here=True)
             if not found:
                 raise werkzeug.exceptions.Unauthorized("Invalid apikey")
             uid, key_id, revision = found
@@ -55,13 +64,15 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _integration_restrict_bearer(cls, policy):
-        """A restricted key on a bearer route: address and rate here, models and methods in the
-        dispatch layer (``dispatch.call``), read-only in the database from now on."""
+        """A restricted key on a bearer route: its address here, its rate counted from here (the
+        answer is read before the call runs: ``settle_key_rate``), its models and methods in the
+        dispatch layer (``dispatch.call``); a read-only key's transaction is already read-only (the
+        key-validity query made it so)."""
         path = request.httprequest.path
         door = next((name for prefix, name in BEARER_DOORS if path.startswith(prefix)), path)
         request.integration_key_policy = policy
         try:
-            headers = restrictions.admit(policy, request.db, request.httprequest.remote_addr, door)
+            policy.check_address(request.httprequest.remote_addr, door)
             if policy.model_restricted and door not in MODEL_AWARE_DOORS:
                 # a route that does not say which model it touches: only keys without a model list
                 raise policy.refuse(f"{door} is not a model method and the key is limited to some models", door)
@@ -69,9 +80,9 @@ class IrHttp(models.AbstractModel):
             # raised by _pre_dispatch: 18.0's _authenticate turns any other error into a bare AccessDenied
             request.integration_key_refusal = refusal
             return
-        request.future_response.headers.extend(headers)
-        if policy.read_only:
-            restrictions.make_read_only(request.env.cr)
+        if policy.rate_limit:
+            request.integration_key_rate = restrictions.rate_limiter.start(request.db, policy)
+            request.integration_key_rate_deferred = door == "/json/2"  # settled once the body is read
 
     @classmethod
     def _auth_method_public(cls):
@@ -93,6 +104,8 @@ class IrHttp(models.AbstractModel):
         refusal = getattr(request, "integration_key_refusal", None)
         if refusal is not None:
             raise refusal
+        if not getattr(request, "integration_key_rate_deferred", False):
+            settle_key_rate()
         result = super()._pre_dispatch(rule, args)
         if getattr(request, "_integration_db_from_header", False):
             request.session.can_save = False  # X-Odoo-Database makes the call stateless

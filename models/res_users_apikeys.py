@@ -1,7 +1,7 @@
 import hashlib
 import re
 
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models, sql_db, tools
 from odoo.exceptions import AccessError
 
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
@@ -19,6 +19,11 @@ USAGE_DAYS = 30
 class ResUsersApikeys(models.Model):
     _inherit = "res.users.apikeys"
 
+    # copied from the key's integration.apikey.policy on every change of it: the key-validity query
+    # of each call reads them in the row it reads anyway (no join: a key without restrictions costs
+    # nothing more), and a read-only key's transaction turns read-only in that same query
+    integration_revision = fields.Integer(readonly=True, string="Restrictions Revision")
+    integration_read_only = fields.Boolean(readonly=True, string="Read-only Key")
     integration_policy_id = fields.Many2one("integration.apikey.policy", string="Restrictions Record",
                                             compute="_compute_integration_policy")
     integration_restrictions = fields.Char(string="Restrictions", compute="_compute_integration_policy",
@@ -31,6 +36,12 @@ class ResUsersApikeys(models.Model):
                                          "call shows within a minute).")
     integration_unused = fields.Boolean(string="Unused", compute="_compute_integration_usage",
                                         search="_search_integration_unused")
+
+    def init(self):
+        result = super().init()  # 18.0 creates the table itself (_auto = False): the ORM adds no column to it
+        self.env.cr.execute("""ALTER TABLE res_users_apikeys ADD COLUMN IF NOT EXISTS integration_revision integer,
+                                                           ADD COLUMN IF NOT EXISTS integration_read_only boolean""")
+        return result
 
     # ------------------------------------------------------------------
     # Authentication (every door)
@@ -49,14 +60,15 @@ class ResUsersApikeys(models.Model):
         found = self._authenticate_key(scope=scope, key=key)
         return found and found[0]
 
-    def _authenticate_key(self, *, scope, key):
+    def _authenticate_key(self, *, scope, key, read_only_here=False):
         """``(uid, key id, restriction revision or 0)`` of a valid key, else ``None``.
 
         The cache is keyed by a SHA-256 digest of scope and key, never the key itself. On a hit,
         one primary-key query confirms the key's row, its user's ``active`` flag and its expiry,
         and reads the revision of its restrictions: a key removed, a user archived or a
-        restriction changed by any means (SQL, a script, another server) is seen at once by
-        every worker. A malformed token is refused without a query.
+        restriction changed (by any server) is seen at once by every worker. A malformed token
+        is refused without a query. ``read_only_here``: a read-only key turns the current
+        transaction read-only (in the same query).
         """
         if not isinstance(key, str) or not KEY_SHAPE.match(key):
             return None
@@ -64,7 +76,7 @@ class ResUsersApikeys(models.Model):
         cache = self._verified_key_cache()
         hit = cache.get(digest)
         if hit:
-            revision = self._key_revision(hit[1], scope)
+            revision = self._key_revision(hit[1], scope, read_only_here)
             if revision is not None:
                 return (*hit, revision)
             cache.pop(digest, None)
@@ -74,19 +86,30 @@ class ResUsersApikeys(models.Model):
         if not key_id:
             return None
         cache[digest] = (uid, key_id)
-        return uid, key_id, self._key_revision(key_id, scope) or 0
+        return uid, key_id, self._key_revision(key_id, scope, read_only_here) or 0
 
-    def _key_revision(self, key_id, scope):
-        """``None`` when the key is no longer valid, else its restriction revision (0: unrestricted)."""
-        self.env.cr.execute(
-            f"""SELECT COALESCE(p.revision, 0) FROM {self._table} k JOIN res_users u ON u.id = k.user_id
-                  LEFT JOIN integration_apikey_policy p ON p.key_id = k.id AND p.restricted
+    def _key_revision(self, key_id, scope, read_only_here=False):
+        """``None`` when the key is no longer valid, else its restriction revision (0: unrestricted).
+
+        With ``read_only_here``, a read-only key's query also makes the transaction read-only
+        (``set_config``: allowed after reads, and undone by a rollback to a savepoint).
+        """
+        cr = self.env.cr
+        cr.execute(
+            f"""SELECT COALESCE(k.integration_revision, 0),
+                       CASE WHEN %s AND k.integration_read_only
+                            THEN set_config('transaction_read_only', 'on', true) END
+                  FROM {self._table} k JOIN res_users u ON u.id = k.user_id
                  WHERE k.id = %s AND u.active AND (k.scope IS NULL OR k.scope = %s)
                    AND (k.expiration_date IS NULL OR k.expiration_date >= now() AT TIME ZONE 'utc')""",
-            [key_id, scope],
+            [read_only_here, key_id, scope],
         )
-        row = self.env.cr.fetchone()
-        return row[0] if row else None
+        row = cr.fetchone()
+        if row is None:
+            return None
+        if row[1] is not None and isinstance(cr, sql_db.TestCursor):
+            cr.readonly = True  # its savepoint is rolled back, not released, as 18.0's read-only test cursors
+        return row[0]
 
     def _verified_key_id(self, uid, scope, key):
         """The id of the row ``key`` matched (pbkdf2 again only when two keys share an index)."""

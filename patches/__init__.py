@@ -49,14 +49,17 @@ TOUCHES = (
      "/json/2/<model>/<method> is 19.0's JSON-2 door; 18.0 sends /json/<path> to the web client's JSON view",
      "no JSON/2 door"),
     ("odoo.addons.base.models.ir_http:IrHttp._auth_method_bearer", "inherited model method",
-     "19.0's bearer authentication: a per-process key cache, stateless calls, 401 with a challenge",
-     "pbkdf2 on every JSON/2 call and 18.0's 403 instead of 401"),
+     "19.0's bearer authentication: a per-process key cache, stateless calls, 401 with a challenge; "
+     "a restricted key's source address, rate and read-only transaction",
+     "pbkdf2 on every JSON/2 call and 18.0's 403 instead of 401; restricted keys unchecked on /json/2, "
+     "/doc-bearer and /metrics"),
     ("odoo.addons.base.models.ir_http:IrHttp._auth_method_public", "inherited model method",
      "/web/hook runs as the Public user found by its cached xmlid (18.0 re-reads the user's row)",
      "one more query per incoming call"),
     ("odoo.addons.base.models.ir_http:IrHttp._pre_dispatch", "inherited model method",
      "reads /web/hook bodies before 18.0's form parser consumes them; keeps X-Odoo-Database calls "
-     "stateless; answers broken legacy request framing with a 400",
+     "stateless; answers broken legacy request framing with a 400; raises a restricted key's refusal "
+     "(18.0's _authenticate would turn it into a bare AccessDenied)",
      "no signature check on form bodies; header calls would save a session"),
     ("odoo.addons.base.models.ir_http:IrHttp._handle_error", "inherited model method",
      "the legacy doors' deprecation headers on their error answers too",
@@ -80,6 +83,9 @@ TOUCHES = (
     ("odoo.addons.base.models.ir_actions:IrActionsServer._get_eval_context", "inherited model method",
      "the code actions of an incoming rule see the validated payload",
      "code actions read the raw request instead of the checked payload"),
+    ("odoo.addons.base.models.res_users:APIKeyDescription.make_key", "inherited model method",
+     "New API Key: the restrictions the owner chose are saved with the key it generates",
+     "a key created with restrictions would be created without them"),
     ("werkzeug.wrappers:Request.get_data", "internal attribute written (_cached_data)",
      "request bodies read at most to a door's cap, chunked ones included",
      "a chunked body is read to its end, whatever its size"),

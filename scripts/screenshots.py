@@ -181,6 +181,39 @@ def add_legacy_traffic(srv):
     return int(out.split("CLIENT=", 1)[1].split()[0])
 
 
+RESTRICTED_KEYS = """
+admin = env.ref("base.user_admin")
+partner = env.ref("base.model_res_partner").id
+country = env.ref("base.model_res_country").id
+keys = {}
+for name, values in {
+    "sales dashboard": {"read_only": True, "allowed_addresses": "127.0.0.1, 10.20.0.0/16", "rate_limit": 120,
+                        "line_ids": [(0, 0, {"model_id": partner, "perm_read": True}),
+                                     (0, 0, {"model_id": country, "perm_read": True})]},
+    "web shop": {"allowed_addresses": "127.0.0.1", "rate_limit": 600,
+                 "line_ids": [(0, 0, {"model_id": partner, "perm_read": True, "perm_write": True,
+                                      "perm_create": True, "extra_methods": "message_post"})]},
+    "prometheus": {"read_only": True, "allowed_addresses": "127.0.0.1"},
+}.items():
+    key = env["res.users.apikeys"].with_user(admin).sudo()._generate(None, name, None)
+    env.cr.execute("SELECT max(id) FROM res_users_apikeys")
+    keys[name] = (env["integration.apikey.policy"].create({"key_id": env.cr.fetchone()[0], **values}).id, key)
+env.cr.commit()
+print("RESTRICTED=" + json.dumps(keys))
+"""
+
+
+def add_restricted_keys(srv):
+    """Three restricted keys, each used a few times (their last use shows once the server wrote it)."""
+    out = srv.shell("import json\n" + RESTRICTED_KEYS)
+    keys = json.loads(out.split("RESTRICTED=", 1)[1].splitlines()[0])
+    for _policy, key in keys.values():
+        for _ in range(3):
+            requests.post(f"{srv.url}/json/2/res.partner/search_count", json={"domain": []}, timeout=60,
+                          headers={"Authorization": f"bearer {key}", "X-Odoo-Database": srv.db})
+    return keys["sales dashboard"][0]
+
+
 def login_cookie(srv):
     response = requests.post(f"{srv.url}/web/session/authenticate", timeout=60, json={
         "jsonrpc": "2.0", "method": "call",
@@ -203,7 +236,8 @@ def main():
     with BenchServer(workers=0, extra_args=["--max-cron-threads=0"], demo=True, api_key=False) as srv:
         demo = add_live_traffic(srv)
         endpoint_id, rule_id = demo["endpoint"], demo["rule"]
-        legacy_client_id = add_legacy_traffic(srv)
+        dashboard_policy_id = add_restricted_keys(srv)
+        legacy_client_id = add_legacy_traffic(srv)  # (waits for the counts to be written)
         screens = [
             ("home_menu", "/odoo", '.o_app[data-menu-xmlid="integration_suite.menu_integrations"]',
              ".o_navbar_apps_menu button"),
@@ -232,6 +266,13 @@ def main():
              ".o_pivot table", None),
             ("legacy_clients", action_url("integration_suite.action_integration_legacy_client"),
              ".o_list_view .o_data_row", None),
+            ("apikeys", action_url("integration_suite.action_integration_api_keys"),
+             '.o_list_view .o_data_row td[name="integration_restrictions"]', None),
+            ("apikey_restrictions", action_url("integration_suite.action_integration_apikey_policy",
+                                               dashboard_policy_id),
+             '.o_form_view .o_field_widget[name="line_ids"] .o_data_row', None),
+            ("apikey_new", action_url("base.action_res_users_keys_description"),
+             '.o_field_widget[name="integration_read_only"]', None),
             ("legacy_client_form", action_url("integration_suite.action_integration_legacy_client", legacy_client_id),
              '.o_form_view .o_field_widget[name="json2_python"]', None),
         ]
