@@ -38,7 +38,7 @@ def _cached(producer):
     base_url = env["ir.config_parameter"].sudo().get_param("web.base.url", "")
     tag = hashlib.sha256(repr((
         env.registry.registry_sequence, env.user.groups_id.ids, env.lang,
-        request.httprequest.full_path, base_url, _policy(),
+        request.httprequest.full_path, base_url, _policy() and _policy().fingerprint,
     )).encode()).hexdigest()
     etag = f'"{tag}"'
     if etag in request.httprequest.headers.get("If-None-Match", ""):

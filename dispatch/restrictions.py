@@ -76,6 +76,13 @@ class KeyPolicy:
     def model_restricted(self):
         return self.models is not None
 
+    @property
+    def fingerprint(self):
+        """What decides the documents the key may read, the same in every process (cache keys, ETags)."""
+        models = self.models and sorted((name, sorted(grant.permissions), sorted(grant.methods))
+                                        for name, grant in self.models.items())
+        return self.key_id, self.read_only, models
+
     def refuse(self, reason, door):
         """The ``AccessError`` (19.0's name on the wire: 403, a fault, an RPC error) to raise, logged
         with the key's name and the reason, never the key."""
@@ -280,24 +287,32 @@ def rate_headers(policy, state):
     ]
 
 
-# GCRA: ``tat`` (the theoretical arrival time, epoch seconds) moves by one emission interval per
-# call; a call is allowed while ``tat`` stays within one window of now. So a key may send its whole
-# quota at once, then one call per interval: at most ``limit * (1 + T / 60)`` calls in T seconds.
+# GCRA: ``tat`` (the theoretical arrival time, epoch seconds) moves by one emission interval
+# (``step`` = 60 / limit) per call; a call is allowed while ``tat`` stays within one window of now.
+# So a key may send its whole quota at once, then one call per step: at most
+# ``limit * (1 + T / 60)`` calls in T seconds. When the limit changes, what is outstanding is
+# rescaled to the new step (the calls made still count, in the new limit's terms).
 # One statement: how far ahead ``tat`` is after this call (NULL: refused), and before it (the
 # subquery sees the row as it was when the statement started).
 _TAKE = """
     WITH now AS (SELECT extract(epoch FROM clock_timestamp()) AS t),
     taken AS (
-        INSERT INTO integration_apikey_rate AS r (key_id, tat)
-             SELECT %(key)s, t + %(step)s FROM now
+        INSERT INTO integration_apikey_rate AS r (key_id, tat, step)
+             SELECT %(key)s, t + %(step)s, %(step)s FROM now
         ON CONFLICT (key_id) DO UPDATE
-                SET tat = GREATEST(r.tat, EXCLUDED.tat - %(step)s) + %(step)s
-              WHERE GREATEST(r.tat, EXCLUDED.tat - %(step)s) + %(step)s - (EXCLUDED.tat - %(step)s) <= %(window)s
+                SET tat = EXCLUDED.tat + GREATEST(r.tat - EXCLUDED.tat + %(step)s, 0) * %(step)s / r.step,
+                    step = %(step)s
+              WHERE GREATEST(r.tat - EXCLUDED.tat + %(step)s, 0) * %(step)s / r.step + %(step)s <= %(window)s
         RETURNING tat
     )
-    SELECT (SELECT tat FROM taken) - t, (SELECT tat FROM integration_apikey_rate WHERE key_id = %(key)s) - t
+    SELECT (SELECT tat FROM taken) - t,
+           (SELECT GREATEST(tat - t, 0) * %(step)s / step FROM integration_apikey_rate WHERE key_id = %(key)s)
       FROM now
 """
+# prepared once per connection of the limiter (its own: nothing resets them): planned once
+_PREPARE = "PREPARE integration_apikey_take(integer, float8, float8) AS " + (
+    _TAKE.replace("%(key)s", "$1").replace("%(step)s", "$2").replace("%(window)s", "$3"))
+_EXECUTE = "EXECUTE integration_apikey_take(%s, %s, %s)"
 
 
 class PendingTake:
@@ -316,7 +331,7 @@ class PendingTake:
     def _send(self):
         self.cnx = self.limiter._checkout(self.db)
         self.cursor = self.cnx.cursor()
-        self.cursor.execute(_TAKE, {"key": self.policy.key_id, "step": self.step, "window": RATE_WINDOW})
+        self.cursor.execute(_EXECUTE, [self.policy.key_id, self.step, RATE_WINDOW])
 
     def result(self):
         """The ``RateState`` of the call (read once; the connection goes back to the limiter)."""
@@ -354,6 +369,7 @@ class RateLimiter:
     def _forget(self):
         self._lock = threading.Lock()
         self._free = {}  # the parent's sockets are not this process's
+        self.expected = {}  # (db, key id) -> the last restrictions with a rate limit seen for the key
 
     def _checkout(self, db):
         with self._lock:
@@ -362,6 +378,9 @@ class RateLimiter:
         if cnx is None or cnx.closed:
             _name, info = sql_db.connection_info_for(db)
             cnx = psycopg2.connect(**info, async_=True)
+            wait_select(cnx)
+            cursor = cnx.cursor()  # (an asynchronous cursor must live until its statement is done)
+            cursor.execute(_PREPARE)
             wait_select(cnx)
         return cnx
 
@@ -379,6 +398,38 @@ class RateLimiter:
 
 
 rate_limiter = RateLimiter()
+
+
+class EarlyTake:
+    """A rate-limited key's count sent before its validity query, when the key's last restrictions
+    seen in this process had a limit: the two round trips overlap. ``take_for`` keeps it if the
+    restrictions are still those, else counts anew; ``drop`` reads an unused one (the connection
+    goes back; the count stands: every authenticated call of the key counts)."""
+
+    def __init__(self, db):
+        self.db, self.pending = db, None
+
+    def start(self, key_id):
+        policy = rate_limiter.expected.get((self.db, key_id))
+        if policy is not None:
+            self.pending = rate_limiter.start(self.db, policy)
+
+    def drop(self):
+        if self.pending is not None:
+            self.pending.result()
+            self.pending = None
+
+    def take_for(self, policy):
+        """The count of this call for ``policy`` (``None`` without a limit)."""
+        pending, self.pending = self.pending, None
+        if pending is not None and pending.policy != policy:
+            pending.result()
+            pending = None
+        if not policy.rate_limit:
+            rate_limiter.expected.pop((self.db, policy.key_id), None)
+            return None
+        rate_limiter.expected[(self.db, policy.key_id)] = policy
+        return pending or rate_limiter.start(self.db, policy)
 
 
 def settle(pending, policy):

@@ -15,6 +15,7 @@ class IntegrationApikeyRate(models.Model):
 
     key_id = fields.Integer(required=True, readonly=True, index=True, string="API Key ID")
     tat = fields.Float(readonly=True, string="Theoretical Arrival Time (epoch)")
+    step = fields.Float(readonly=True, string="Seconds per Call", help="60 / the key's limit when last counted.")
 
     _sql_constraints = [("key_unique", "UNIQUE(key_id)", "One rate state per key.")]
 

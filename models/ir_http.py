@@ -36,17 +36,25 @@ class IrHttp(models.AbstractModel):
         if match:
             # a malformed token (blank, control characters, oversized) is an invalid key too
             keys = request.env["res.users.apikeys"]
-            found = keys._authenticate_key(scope="rpc", key=match.group(1).strip(), read_only_here=True)
-            if not found:
-                raise werkzeug.exceptions.Unauthorized("Invalid apikey")
-            uid, key_id, revision = found
-            if request.env.uid and request.env.uid != uid:
-                raise AccessDenied(request.env._("Session user does not match the used apikey."))
+            early = restrictions.EarlyTake(request.db)  # a rate-limited key's count overlaps its check
+            try:
+                found = keys._authenticate_key(scope="rpc", key=match.group(1).strip(), read_only_here=True,
+                                               on_cached=early.start)
+                if not found:
+                    raise werkzeug.exceptions.Unauthorized("Invalid apikey")
+                uid, key_id, revision = found
+                if request.env.uid and request.env.uid != uid:
+                    raise AccessDenied(request.env._("Session user does not match the used apikey."))
+            except BaseException:
+                early.drop()
+                raise
             request.update_env(user=uid)
             request.session.can_save = False
             request.integration_key_id = key_id
             if revision:
-                cls._integration_restrict_bearer(keys._integration_policy(key_id, revision))
+                cls._integration_restrict_bearer(keys._integration_policy(key_id, revision), early)
+            else:
+                early.drop()
         elif not request.env.uid:
             raise werkzeug.exceptions.Unauthorized(
                 "User not authenticated, use an API Key with a Bearer Authorization header."
@@ -63,7 +71,7 @@ class IrHttp(models.AbstractModel):
         cls._auth_method_user()
 
     @classmethod
-    def _integration_restrict_bearer(cls, policy):
+    def _integration_restrict_bearer(cls, policy, early):
         """A restricted key on a bearer route: its address here, its rate counted from here (the
         answer is read before the call runs: ``settle_key_rate``), its models and methods in the
         dispatch layer (``dispatch.call``); a read-only key's transaction is already read-only (the
@@ -79,10 +87,10 @@ class IrHttp(models.AbstractModel):
         except AccessError as refusal:
             # raised by _pre_dispatch: 18.0's _authenticate turns any other error into a bare AccessDenied
             request.integration_key_refusal = refusal
+            early.drop()
             return
-        if policy.rate_limit:
-            request.integration_key_rate = restrictions.rate_limiter.start(request.db, policy)
-            request.integration_key_rate_deferred = door == "/json/2"  # settled once the body is read
+        request.integration_key_rate = early.take_for(policy)
+        request.integration_key_rate_deferred = door == "/json/2"  # settled once the body is read
 
     @classmethod
     def _auth_method_public(cls):

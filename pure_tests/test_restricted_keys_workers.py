@@ -5,17 +5,18 @@ to 60 calls per minute sends 200 JSON/2 calls in 10 seconds, spread over both se
 kept in PostgreSQL (GCRA), so what is answered stays within the documented bound: the whole quota at
 once, then one call per second (60 + T calls in T seconds); everything else is 429 with Retry-After.
 """
+import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import odoo_process as op
 import pytest
 import requests
 
-import odoo_process as op
-
 pytestmark = pytest.mark.skipif(not op.AVAILABLE, reason="needs the Odoo of `make test`")
 
+_logger = logging.getLogger(__name__)
 LIMIT = 60
 CALLS = 200
 SECONDS = 10.0
@@ -71,7 +72,8 @@ def test_a_burst_over_two_workers_and_two_servers(tmp_path):
     assert set(statuses) <= {200, 429}, statuses
     answered = statuses.count(200)
     bound = LIMIT + math.ceil(elapsed * LIMIT / 60) + 1
-    print(f"rate limit {LIMIT}/min: {answered} of {CALLS} calls answered in {elapsed:.1f} s (bound {bound})")
+    _logger.info("rate limit %s/min: %s of %s calls answered in %.1f s (bound %s)", LIMIT, answered, CALLS, elapsed,
+                 bound)
     assert LIMIT <= answered <= bound, (answered, bound, elapsed)
     assert {port for status, _h, port in answers if status == 200} == set(ports), "both servers answered"
     refused = [headers for status, headers, _port in answers if status == 429]

@@ -273,6 +273,24 @@ class TestAddressesAndRates(RestrictedKeyCase):
         self.assertEqual(self.call("res.partner", "search_count", {"domain": []}, key=other).status_code, 200)
 
 
+    @mute_logger(LOGGER)
+    def test_a_changed_limit_applies_to_the_next_call(self):
+        key = self.restricted_key(rate_limit=100)
+        policy = self.Policy.search([("key_id", "=", self.key_id(self.bot, key))])
+        count = {"domain": []}
+        self.assertIn("q=100", self.call("res.partner", "search_count", count, key=key).headers["RateLimit-Policy"])
+        self.assertIn("q=100", self.call("res.partner", "search_count", count, key=key).headers["RateLimit-Policy"])
+        policy.rate_limit = 0  # (each process counts a key early when it last saw it limited: not any more)
+        self.assertNotIn("RateLimit", self.call("res.partner", "search_count", count, key=key).headers)
+        # the calls of the last minute count under the new limit: 2 made, 1 allowed
+        policy.rate_limit = 1
+        answer = self.call("res.partner", "search_count", count, key=key)
+        self.assertEqual(answer.status_code, 429)
+        self.assertEqual(answer.headers["RateLimit-Policy"], '"api-key";q=1;w=60')
+        policy.rate_limit = 1000
+        self.assertEqual(self.call("res.partner", "search_count", count, key=key).status_code, 200)
+
+
 class TestOtherDoors(RestrictedKeyCase):
     @mute_logger(LOGGER, "odoo.addons.integration_suite.controllers.legacy_rpc")
     def test_legacy_doors(self):
