@@ -12,7 +12,6 @@ from odoo.http import Dispatcher, Response, request
 from odoo.tools import frozendict
 
 from .. import dispatch
-from ..models.ir_http import settle_key_rate
 from ..patches.request_body import read_capped_body
 from . import traffic
 
@@ -52,10 +51,7 @@ class Json2Dispatcher(Dispatcher):
         return True
 
     def dispatch(self, endpoint, args):
-        try:
-            self._read_body(args)
-        finally:  # a rate-limited key's answer: over the limit, 429 wins over a body error
-            settle_key_rate()
+        self._read_body(args)
         if self.request.db:
             result = self.request.registry["ir.http"]._dispatch(endpoint)
         else:

@@ -166,7 +166,7 @@ class LegacyCall:
             named = inspect.signature(func).bind_partial(records, *args, **self.kwargs).arguments
         except TypeError:
             named = dict(self.kwargs)
-        policy.check_call(model, self.method, func, records, named, self.door)
+        policy.check_call(model, self.method, records, named, self.door)
 
     def call_read_only(self, policy):
         """18.0's ``object`` dispatch (``dispatch``, ``execute``), in a read-only transaction."""

@@ -133,7 +133,7 @@ def call(env, model_name, method_name, ids=(), kwargs=None, context=None, policy
     ids = _normalise_ids(list(ids) if isinstance(ids, tuple) else ids)
     records = model.browse(ids)
     if policy is not None:  # a refused method is refused whatever its arguments
-        policy.check_call(model, method_name, func, records, kwargs, door)
+        policy.check_call(model, method_name, records, kwargs, door)
     if ids and is_model_method(func):
         raise UnprocessableEntity(f"cannot call {model_name}.{method_name} with ids")
     bind_arguments(func, records, kwargs)

@@ -50,7 +50,8 @@ class IntegrationApikeyPolicy(models.Model):
         string="Rate Limit (calls/minute)",
         help="0: no limit. Counted in the database across workers and servers: the key may send its "
              "whole quota at once, then one call per 60/limit seconds (at most limit × (1 + T/60) calls "
-             "in T seconds). Over it, calls get 429 with Retry-After and RateLimit headers.")
+             "in T seconds; above 600 calls a minute, a tenth of a second's worth is claimed at a time). "
+             "Over it, calls get 429 with Retry-After and RateLimit headers.")
     line_ids = fields.One2many("integration.apikey.policy.model", "policy_id", string="Models",
                                help="Empty: any model the user may use. Otherwise only these models, "
                                     "with these rights.")

@@ -16,15 +16,6 @@ BEARER_DOORS = (("/json/2/", "/json/2"), ("/doc-bearer/", "/doc-bearer"), ("/met
 MODEL_AWARE_DOORS = ("/json/2", "/doc-bearer")
 
 
-def settle_key_rate():
-    """Read the answer of the rate limiter for this request's key (counted at authentication):
-    ``KeyRateLimited`` over the limit, else the RateLimit headers join the answer's."""
-    pending = getattr(request, "integration_key_rate", None)
-    if pending is not None:
-        request.integration_key_rate = None
-        request.future_response.headers.extend(restrictions.settle(pending, request.integration_key_policy))
-
-
 class IrHttp(models.AbstractModel):
     _inherit = "ir.http"
 
@@ -36,25 +27,17 @@ class IrHttp(models.AbstractModel):
         if match:
             # a malformed token (blank, control characters, oversized) is an invalid key too
             keys = request.env["res.users.apikeys"]
-            early = restrictions.EarlyTake(request.db)  # a rate-limited key's count overlaps its check
-            try:
-                found = keys._authenticate_key(scope="rpc", key=match.group(1).strip(), read_only_here=True,
-                                               on_cached=early.start)
-                if not found:
-                    raise werkzeug.exceptions.Unauthorized("Invalid apikey")
-                uid, key_id, revision = found
-                if request.env.uid and request.env.uid != uid:
-                    raise AccessDenied(request.env._("Session user does not match the used apikey."))
-            except BaseException:
-                early.drop()
-                raise
+            found = keys._authenticate_key(scope="rpc", key=match.group(1).strip(), read_only_here=True)
+            if not found:
+                raise werkzeug.exceptions.Unauthorized("Invalid apikey")
+            uid, key_id, revision = found
+            if request.env.uid and request.env.uid != uid:
+                raise AccessDenied(request.env._("Session user does not match the used apikey."))
             request.update_env(user=uid)
             request.session.can_save = False
             request.integration_key_id = key_id
             if revision:
-                cls._integration_restrict_bearer(keys._integration_policy(key_id, revision), early)
-            else:
-                early.drop()
+                cls._integration_restrict_bearer(keys._integration_policy(key_id, revision))
         elif not request.env.uid:
             raise werkzeug.exceptions.Unauthorized(
                 "User not authenticated, use an API Key with a Bearer Authorization header."
@@ -71,26 +54,23 @@ class IrHttp(models.AbstractModel):
         cls._auth_method_user()
 
     @classmethod
-    def _integration_restrict_bearer(cls, policy, early):
-        """A restricted key on a bearer route: its address here, its rate counted from here (the
-        answer is read before the call runs: ``settle_key_rate``), its models and methods in the
-        dispatch layer (``dispatch.call``); a read-only key's transaction is already read-only (the
-        key-validity query made it so)."""
+    def _integration_restrict_bearer(cls, policy):
+        """A restricted key on a bearer route: its address and rate here, its models and methods in
+        the dispatch layer (``dispatch.call``); a read-only key's transaction is already read-only
+        (the key-validity query made it so)."""
         path = request.httprequest.path
         door = next((name for prefix, name in BEARER_DOORS if path.startswith(prefix)), path)
         request.integration_key_policy = policy
         try:
-            policy.check_address(request.httprequest.remote_addr, door)
+            headers = restrictions.admit(policy, request.db, request.httprequest.remote_addr, door)
             if policy.model_restricted and door not in MODEL_AWARE_DOORS:
                 # a route that does not say which model it touches: only keys without a model list
                 raise policy.refuse(f"{door} is not a model method and the key is limited to some models", door)
         except AccessError as refusal:
             # raised by _pre_dispatch: 18.0's _authenticate turns any other error into a bare AccessDenied
             request.integration_key_refusal = refusal
-            early.drop()
             return
-        request.integration_key_rate = early.take_for(policy)
-        request.integration_key_rate_deferred = door == "/json/2"  # settled once the body is read
+        request.future_response.headers.extend(headers)
 
     @classmethod
     def _auth_method_public(cls):
@@ -112,8 +92,6 @@ class IrHttp(models.AbstractModel):
         refusal = getattr(request, "integration_key_refusal", None)
         if refusal is not None:
             raise refusal
-        if not getattr(request, "integration_key_rate_deferred", False):
-            settle_key_rate()
         result = super()._pre_dispatch(rule, args)
         if getattr(request, "_integration_db_from_header", False):
             request.session.can_save = False  # X-Odoo-Database makes the call stateless

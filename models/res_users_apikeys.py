@@ -60,7 +60,7 @@ class ResUsersApikeys(models.Model):
         found = self._authenticate_key(scope=scope, key=key)
         return found and found[0]
 
-    def _authenticate_key(self, *, scope, key, read_only_here=False, on_cached=None):
+    def _authenticate_key(self, *, scope, key, read_only_here=False):
         """``(uid, key id, restriction revision or 0)`` of a valid key, else ``None``.
 
         The cache is keyed by a SHA-256 digest of scope and key, never the key itself. On a hit,
@@ -68,8 +68,7 @@ class ResUsersApikeys(models.Model):
         and reads the revision of its restrictions: a key removed, a user archived or a
         restriction changed (by any server) is seen at once by every worker. A malformed token
         is refused without a query. ``read_only_here``: a read-only key turns the current
-        transaction read-only (in the same query). ``on_cached(key id)`` is called on a cache hit
-        before the query (what may start meanwhile: the key's rate count).
+        transaction read-only (in the same query).
         """
         if not isinstance(key, str) or not KEY_SHAPE.match(key):
             return None
@@ -77,8 +76,6 @@ class ResUsersApikeys(models.Model):
         cache = self._verified_key_cache()
         hit = cache.get(digest)
         if hit:
-            if on_cached is not None:
-                on_cached(hit[1])
             revision = self._key_revision(hit[1], scope, read_only_here)
             if revision is not None:
                 return (*hit, revision)

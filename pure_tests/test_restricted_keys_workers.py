@@ -2,8 +2,9 @@
 
 Two real servers on one database: a prefork server with 2 workers and a threaded one. A key limited
 to 60 calls per minute sends 200 JSON/2 calls in 10 seconds, spread over both servers. The limit is
-kept in PostgreSQL (GCRA), so what is answered stays within the documented bound: the whole quota at
-once, then one call per second (60 + T calls in T seconds); everything else is 429 with Retry-After.
+kept in PostgreSQL (GCRA, counted call by call up to 600 calls a minute), so what is answered stays
+within the documented bound: the whole quota at once, then one call per second (60 + T calls in T
+seconds); everything else is 429 with Retry-After.
 """
 import logging
 import math

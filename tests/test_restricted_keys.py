@@ -8,7 +8,7 @@ from unittest import mock
 
 import requests
 
-from odoo import api, fields
+from odoo import api, fields, sql_db
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import config, mute_logger
@@ -17,7 +17,7 @@ from odoo.addons.base.models.res_users import INDEX_SIZE
 
 from ..dispatch import is_readonly, public_method_names
 from ..dispatch import methods as dispatch_methods
-from ..dispatch.restrictions import READ_METHODS, method_class
+from ..dispatch.restrictions import READ_METHODS, claim_size, method_class
 from .common import IntegrationHttpCase, make_webhook_rule
 
 LOGGER = "odoo.addons.integration_suite.dispatch.restrictions"
@@ -71,6 +71,12 @@ class TestModelsAndMethods(RestrictedKeyCase):
         self.refused(self.call("res.partner", "create", {"vals_list": [{"name": "new"}]}, key=key),
                      "may not create res.partner")
         self.refused(self.call("res.partner", "unlink", {"ids": [self.partner.id]}, key=key), "may not delete")
+        # web_save creates without ids and writes with them
+        self.refused(self.call("res.partner", "web_save", {"vals": {"name": "n"}, "specification": {}}, key=key),
+                     "may not create res.partner")
+        self.assertEqual(self.call("res.partner", "web_save", {"ids": [self.partner.id], "vals": {"ref": "ws"},
+                                                               "specification": {"ref": {}}}, key=key).json(),
+                         [{"id": self.partner.id, "ref": "ws"}])
         self.refused(self.call("res.users", "search_read", {"domain": [], "fields": ["login"]}, key=key),
                      "res.users is not among the key's models")
         self.assertTrue(self.partner.exists())
@@ -291,6 +297,33 @@ class TestAddressesAndRates(RestrictedKeyCase):
         self.assertEqual(self.call("res.partner", "search_count", count, key=key).status_code, 200)
 
 
+    def rate_row(self, key_id):
+        """The key's rate row as committed by the limiter (its own connection: a fresh snapshot here)."""
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as cr:
+            cr.execute("SELECT tat - extract(epoch FROM clock_timestamp()), step FROM integration_apikey_rate "
+                       "WHERE key_id = %s", [key_id])
+            return cr.fetchone()
+
+    def test_a_fast_key_claims_a_tenth_of_a_second_at_a_time(self):
+        self.assertEqual((claim_size(60), claim_size(600), claim_size(601), claim_size(6000)), (1, 1, 2, 10))
+        key = self.restricted_key(rate_limit=6000)  # 100 calls a second: 10 claimed at once
+        key_id = self.key_id(self.bot, key)
+        answers = [self.call("res.partner", "search_count", {"domain": []}, key=key) for _ in range(10)]
+        self.assertEqual({answer.status_code for answer in answers}, {200})
+        ahead, step = self.rate_row(key_id)
+        self.assertAlmostEqual(step, 0.01)
+        self.assertGreater(ahead, 0.0)
+        self.assertLessEqual(ahead, 0.1, "ten calls, one claim of ten")
+        self.call("res.partner", "search_count", {"domain": []}, key=key)
+        self.assertGreater(self.rate_row(key_id)[0], ahead, "the eleventh call claimed again")
+        # a slow key is counted call by call
+        slow = self.restricted_key(rate_limit=600)
+        self.call("res.partner", "search_count", {"domain": []}, key=slow)
+        first = self.rate_row(self.key_id(self.bot, slow))[0]
+        self.call("res.partner", "search_count", {"domain": []}, key=slow)
+        self.assertAlmostEqual(self.rate_row(self.key_id(self.bot, slow))[0] - first, 0.1, delta=0.05)
+
+
 class TestOtherDoors(RestrictedKeyCase):
     @mute_logger(LOGGER, "odoo.addons.integration_suite.controllers.legacy_rpc")
     def test_legacy_doors(self):
@@ -477,3 +510,15 @@ class TestCreation(RestrictedKeyCase):
         with self.assertRaises(ValidationError):
             self.env["res.users.apikeys.description"].with_user(self.bot).create({
                 "name": "bad", "duration": "7", "integration_allowed_addresses": "300.1.2.3"})
+
+
+@tagged("post_install", "-at_install")
+class TestRestrictedKeyTour(RestrictedKeyCase):
+    def test_the_owner_creates_a_restricted_key_in_the_browser(self):
+        self.start_tour("/odoo?debug=1", "integration_suite_restricted_key_tour", login="admin")
+        key = self.env["res.users.apikeys"].search([("name", "=", "tour dashboard"), ("user_id", "=", self.admin.id)])
+        policy = key.integration_policy_id
+        self.assertTrue(policy.read_only)
+        self.assertEqual(policy.line_ids.model_name, "res.partner")
+        self.assertEqual((policy.allowed_addresses, policy.rate_limit), ("127.0.0.1, ::1", 120))
+        self.assertEqual(key.integration_restrictions, "read-only · res.partner · 127.0.0.1 ::1 · 120/min")
