@@ -57,11 +57,11 @@ class LegacyCall:
     """A legacy call as the inventory sees it: who, over which door, calling what, with which arguments."""
 
     __slots__ = ("db", "door", "service", "rpc_method", "uid", "secret", "model_name", "method", "args", "kwargs",
-                 "known", "refusals")
+                 "known", "refusals", "policy")
 
     def __init__(self, door, service, rpc_method, params):
         self.door, self.service, self.rpc_method = door, service, rpc_method
-        self.uid = self.secret = self.model_name = self.method = self.known = None
+        self.uid = self.secret = self.model_name = self.method = self.known = self.policy = None
         self.args, self.kwargs, self.refusals = [], {}, {}
         params = list(params) if isinstance(params, (list, tuple)) else []
         names_db = (service, rpc_method) in NAMES_ITS_DATABASE
@@ -84,8 +84,8 @@ class LegacyCall:
     def auth_kind(self, uid):
         """``(kind, API key id)`` of this call's verified credential (found once per process)."""
         if self.known is None:
-            self.known = auth_kinds.get(credential_digest(self.db, uid, self.secret)) or _with_env(
-                self.db, lambda env: env["integration.legacy.client"]._auth_kind(uid, self.secret))
+            self.known = auth_kinds.get(credential_digest(self.db, uid, self.secret)) or self._on_env(
+                lambda env: env["integration.legacy.client"]._auth_kind(uid, self.secret))
         return self.known
 
     def observed(self):
@@ -104,6 +104,8 @@ class LegacyCall:
             return False
         request.future_response.headers.extend(headers)
         request.integration_legacy_door = self.door
+        if self.uid and self.service == "object" and self.model_name is not None:
+            self.policy = self.key_policy(self.uid)  # while the request's cursor is open (XML-RPC closes it)
         return True
 
     @staticmethod
@@ -120,23 +122,23 @@ class LegacyCall:
 
     def key_policy(self, uid):
         """The restrictions of the API key this call authenticates with (``None``: a password, a key
-        without restrictions). Read on every call: a restriction applies to the next call."""
-        kind, key_id = self.auth_kind(uid)
+        without restrictions), cached per process as 18.0 caches the legacy doors' credentials: a
+        change applies to every worker's next request (Odoo's cache signalling)."""
+        kind, key_id = self.known or self._on_env(  # not remembered: 18.0 has not checked the credential yet
+            lambda env: env["integration.legacy.client"]._auth_kind(uid, self.secret, remember=False))
         if kind != "apikey" or not key_id:
             return None
 
         def policy(env):
             keys = env["res.users.apikeys"]
-            revision = keys._key_revision(key_id, "rpc")
+            revision = keys._legacy_key_revision(key_id)
             return keys._integration_policy(key_id, revision) if revision else None
 
         return self._on_env(policy)
 
     def restrict(self):
         """Refuse the call when its key's restrictions do not allow it; the key's policy else."""
-        if not self.uid or self.service != "object" or self.model_name is None:
-            return None
-        policy = self.key_policy(self.uid)
+        policy = self.policy
         if policy is None:
             return None
         security.check(self.db, self.uid, self.secret)  # a wrong password stays 18.0's AccessDenied

@@ -115,6 +115,7 @@ class IntegrationApikeyPolicy(models.Model):
         if keys:
             self.env.cr.execute("UPDATE res_users_apikeys SET integration_revision = NULL, "
                                 "integration_read_only = NULL WHERE id IN %s", [keys])
+            self.env.registry.clear_cache()
         return result
 
     def _check_administrator(self):
@@ -138,6 +139,7 @@ class IntegrationApikeyPolicy(models.Model):
                   FROM integration_apikey_policy p
                  WHERE p.key_id = k.id AND p.id IN %s""", [tuple(self.ids)])
             self.env["res.users.apikeys"].invalidate_model(["integration_revision", "integration_read_only"])
+            self.env.registry.clear_cache()  # the legacy doors' cached revisions, in every worker
 
     @api.model
     def _lines_from_access(self, models_, access, methods):

@@ -244,11 +244,12 @@ class IntegrationLegacyClient(models.Model):
     # Authentication kind of a credential
     # ------------------------------------------------------------------
     @api.model
-    def _auth_kind(self, uid, secret):
+    def _auth_kind(self, uid, secret, remember=True):
         """``(kind, key id)`` of a credential that passed ``res.users.check``: found once per process.
 
         ``res.users.check`` caches a verified (uid, secret) pair without saying how it was verified;
-        an API key of the user is the only other thing it accepts than the password.
+        an API key of the user is the only other thing it accepts than the password. Without
+        ``remember`` (a credential not checked yet), nothing is kept.
         """
         digest = credential_digest(self.env.cr.dbname, uid, secret)
         known = auth_kinds.get(digest)
@@ -256,7 +257,8 @@ class IntegrationLegacyClient(models.Model):
             keys = self.env["res.users.apikeys"]
             is_key = keys._check_credentials_cached(scope="rpc", key=secret) == uid
             known = ("apikey", keys._verified_key_id(uid, "rpc", secret)) if is_key else ("password", None)
-            auth_kinds.remember(digest, *known)
+            if remember:
+                auth_kinds.remember(digest, *known)
         return known
 
     # ------------------------------------------------------------------

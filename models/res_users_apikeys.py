@@ -111,6 +111,15 @@ class ResUsersApikeys(models.Model):
             cr.readonly = True  # its savepoint is rolled back, not released, as 18.0's read-only test cursors
         return row[0]
 
+    @api.model
+    @tools.ormcache("key_id")
+    def _legacy_key_revision(self, key_id):
+        """The restriction revision of a key for the legacy doors, whose credentials 18.0 itself
+        caches per process: cleared with Odoo's caches on every change of the restrictions."""
+        self.env.cr.execute("SELECT COALESCE(integration_revision, 0) FROM res_users_apikeys WHERE id = %s", [key_id])
+        row = self.env.cr.fetchone()
+        return row[0] if row else 0
+
     def _verified_key_id(self, uid, scope, key):
         """The id of the row ``key`` matched (pbkdf2 again only when two keys share an index)."""
         self.env.cr.execute(

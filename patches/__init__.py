@@ -83,6 +83,10 @@ TOUCHES = (
     ("odoo.addons.base.models.ir_actions:IrActionsServer._get_eval_context", "inherited model method",
      "the code actions of an incoming rule see the validated payload",
      "code actions read the raw request instead of the checked payload"),
+    ("odoo.addons.base.models.res_users:APIKeys.init", "inherited model method",
+     "adds two columns to 18.0's API key table (created by 18.0's init: the ORM adds none to it): the "
+     "revision of the key's restrictions and whether it is read-only, read by each call's key check",
+     "a join on every authenticated call, and a round trip more for read-only keys"),
     ("odoo.addons.base.models.res_users:APIKeyDescription.make_key", "inherited model method",
      "New API Key: the restrictions the owner chose are saved with the key it generates",
      "a key created with restrictions would be created without them"),
