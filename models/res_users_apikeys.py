@@ -3,6 +3,7 @@ import re
 
 from odoo import _, api, fields, models, sql_db, tools
 from odoo.exceptions import AccessError
+from odoo.tools import SQL
 
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
@@ -38,10 +39,17 @@ class ResUsersApikeys(models.Model):
                                         search="_search_integration_unused")
 
     def init(self):
-        result = super().init()  # 18.0 creates the table itself (_auto = False): the ORM adds no column to it
-        self.env.cr.execute("""ALTER TABLE res_users_apikeys ADD COLUMN IF NOT EXISTS integration_revision integer,
-                                                           ADD COLUMN IF NOT EXISTS integration_read_only boolean""")
+        # 18.0 creates the table itself (_auto = False): the ORM adds no column to it. Models built on
+        # this one (auth_totp's trusted devices) inherit the fields: their table gets the columns too.
+        result = super().init()
+        self.env.cr.execute(SQL("ALTER TABLE %s ADD COLUMN IF NOT EXISTS integration_revision integer, "
+                                "ADD COLUMN IF NOT EXISTS integration_read_only boolean",
+                                SQL.identifier(self._table)))
         return result
+
+    def _integration_is_key(self):
+        """Whether these are API keys, not records of a model built on them (auth_totp's devices)."""
+        return self._name == "res.users.apikeys"
 
     # ------------------------------------------------------------------
     # Authentication (every door)
@@ -157,6 +165,9 @@ class ResUsersApikeys(models.Model):
     # What the key lists show
     # ------------------------------------------------------------------
     def _compute_integration_policy(self):
+        if not self._integration_is_key():
+            self.integration_policy_id = self.integration_restrictions = False
+            return
         policies = self.env["integration.apikey.policy"].sudo().search([("key_id", "in", self.ids)])
         by_key = {policy.key_id.id: policy for policy in policies}
         for key in self:
@@ -165,6 +176,10 @@ class ResUsersApikeys(models.Model):
             key.integration_restrictions = policy.summary if policy and policy.restricted else False
 
     def _compute_integration_usage(self):
+        if not self._integration_is_key():
+            self.update({"integration_last_used": False, "integration_last_address": False,
+                         "integration_usage": False, "integration_unused": False})
+            return
         usage = self.env["integration.api.usage"].sudo()
         since = fields.Date.subtract(fields.Date.context_today(self), days=USAGE_DAYS - 1)
         labels = dict(DOORS)
@@ -206,6 +221,8 @@ class ResUsersApikeys(models.Model):
 
     def action_integration_restrictions(self):
         """Open the key's restrictions (administrators edit them; the owner reads them)."""
+        if not self._integration_is_key():
+            raise AccessError(_("Only API keys have restrictions."))
         self.ensure_one()
         self.check_access("read")
         policy = self.integration_policy_id

@@ -145,6 +145,18 @@ class TestModelsAndMethods(RestrictedKeyCase):
         self.assertFalse(policy.restricted)
         self.assertEqual(self.call("res.users", "search_count", {"domain": []}, key=key).status_code, 200)
 
+    def test_models_built_on_api_keys_are_unharmed(self):
+        """auth_totp's trusted devices inherit the API keys' fields: their table has the columns too."""
+        if "auth_totp.device" not in self.env:
+            self.skipTest("auth_totp is not installed")
+        Devices = self.env["auth_totp.device"].with_user(self.bot).sudo()
+        Devices._generate("browser", "a trusted browser", fields.Datetime.now() + timedelta(days=30))
+        device = Devices.search([("user_id", "=", self.bot.id)])
+        self.assertEqual(device.read()[0]["name"], "a trusted browser")  # every stored field, columns included
+        self.assertFalse(device.integration_restrictions)
+        with self.assertRaises(AccessError):
+            device.with_user(self.bot).action_integration_restrictions()
+
     def test_method_classes_are_explicit(self):
         self.assertEqual(method_class("write", True), "write")
         self.assertEqual(method_class("action_archive", True), "write")

@@ -100,7 +100,8 @@ class TestRemoteMethodsCheckRights(IntegrationHttpCase):
                         res = self.call(model_name, method, body, key=key)
                     answers[f"{who} {model_name}.{method}"] = res.status_code
         refused = {name: status for name, status in answers.items() if status in (403, 404)}
-        self.assertEqual(answers, refused, "calls that were not refused with 403/404")
+        self.assertEqual({name: status for name, status in answers.items() if name not in refused}, {},
+                         "calls that were not refused with 403/404")
         self.assertEqual(self._fingerprint(), before, "a refused call changed the database")
         # a missing id is refused the same way as an existing one: rules cannot be enumerated
         missing = self.call("base.automation", "action_new_webhook_secret", {"ids": [2 ** 31 - 2]},
@@ -380,11 +381,11 @@ class TestRetriedRequests(IntegrationHttpCase):
         original = methods.call
         bodies = []
 
-        def flaky(env, model_name, method_name, ids=(), kwargs=None, context=None):
+        def flaky(env, model_name, method_name, ids=(), kwargs=None, context=None, **options):
             bodies.append(kwargs)
             if len(bodies) == 1:
                 env.cr.execute(SERIALIZATION_FAILURE)
-            return original(env, model_name, method_name, ids=ids, kwargs=kwargs, context=context)
+            return original(env, model_name, method_name, ids=ids, kwargs=kwargs, context=context, **options)
 
         with mock.patch.object(dispatch, "call", flaky), mute_logger("odoo.service.model", "odoo.sql_db"):
             res = self.call("res.partner", "search_count", {"domain": [["id", "=", self.admin.partner_id.id]]})
