@@ -81,6 +81,61 @@ def test_without_odoo_and_its_source_one_sentence_and_a_failure(odoo_less_python
     assert "set ODOO_SOURCE" in last
 
 
+def test_an_odoo_source_without_ldap_headers_still_installs(odoo_less_python, tmp_path):
+    """python-ldap (only auth_ldap needs it) is installed on its own at Odoo's pin: when it cannot
+    be built, Odoo is installed all the same, with a note."""
+    tree = tmp_path / "src"
+    (tree / "odoo").mkdir(parents=True)
+    (tree / "odoo" / "release.py").write_text("version_info = (18, 0, 0, 'final', 0, '')\n")
+    pin = "python-ldap==3.4.0 ; sys_platform != 'win32' and python_version < '3.12' # min version = 3.2.0"
+    (tree / "requirements.txt").write_text(f"# Odoo's requirements\n{pin}\n")
+    (tree / "odoo-bin").write_text("#!/usr/bin/env python3\n")
+    # no index: python-ldap fails at once, as it does where its headers are missing
+    done = _bash("install_odoo", {"RUN_DIR": str(tmp_path / "run"), "PYTHON": odoo_less_python,
+                                  "ODOO_SOURCE": str(tree), "PIP_NO_INDEX": "1",
+                                  "PIP_FIND_LINKS": str(tmp_path), "PIP_EXTRA_INDEX_URL": ""})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "python-ldap did not install" in done.stdout
+    assert "only its optional auth_ldap module cannot be installed" in done.stdout
+    home = tmp_path / "run" / "odoo-18.0"
+    assert (home / "installed").read_text().strip() == f"{tree}/odoo-bin"
+    assert (home / "requirements-ldap.txt").read_text() == pin + "\n", "Odoo's pin, unchanged"
+    assert "python-ldap" not in (home / "requirements.txt").read_text()
+
+
+def _shell_wrapper(folder, python):
+    folder.mkdir()
+    wrapper = folder / "odoo"
+    wrapper.write_text(f'#!/bin/sh\nexec "{python}" -m odoo "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_a_shell_wrapper_odoo_runs_with_the_environment_python(tmp_path):
+    """`odoo` on PATH is a shell script starting another Python: Odoo runs with the environment's
+    Python (where the addon's requirements are), not through the wrapper."""
+    wrapper = _shell_wrapper(tmp_path / "bin", sys.executable)
+    env = {"RUN_DIR": str(tmp_path / "run"), "PYTHON": sys.executable, "ODOO_BIN": "",
+           "PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
+    done = _bash('ensure_env >&2 && echo "$odoo_run" && echo "$venv" && cat "$odoo_wrapper"', env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    odoo_run, venv, *script = done.stdout.splitlines()
+    assert odoo_run == "-m odoo"
+    assert script[-1] == f'exec "{venv}/bin/python" -m odoo "$@"'
+    shell = subprocess.run([f"{venv}/bin/odoo", "shell", "--no-http", "--log-level=warn"], capture_output=True,
+                           text=True, timeout=300, input="import sys, standardwebhooks\nprint('prefix', sys.prefix)\n",
+                           check=False)
+    assert f"prefix {venv}" in shell.stdout, shell.stdout[-2000:] + shell.stderr[-2000:]
+
+
+def test_a_shell_wrapper_is_kept_where_python_has_no_odoo(odoo_less_python, tmp_path):
+    wrapper = _shell_wrapper(tmp_path / "bin", odoo_less_python)
+    done = _bash('locate_odoo && echo "$odoo_run"', {"RUN_DIR": str(tmp_path / "run"), "PYTHON": odoo_less_python,
+                                                      "ODOO_BIN": str(wrapper)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(wrapper)
+
+
 def test_test_tools_resolve_against_each_odoo_pin_set(tmp_path):
     """The test tools install next to Odoo 18.0's pins on every Python it supports (wheels only,
     as pip would pick them for that Python); the three resolutions run side by side."""

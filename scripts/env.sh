@@ -64,6 +64,11 @@ locate_odoo() {
   odoo_python=${odoo_python:-${PYTHON:-python3}}
   command -v "$odoo_python" >/dev/null || die "The Python that runs Odoo ($odoo_python) was not found: set PYTHON."
   odoo_python=$(command -v "$odoo_python")
+  # an odoo that is no Python script (a shell wrapper starting some Python, a common deployment
+  # layout) would bypass the environment: Odoo runs as "-m odoo" when that Python imports it
+  if [ -n "$script" ] && [ -z "$(shebang_python "$script")" ] && "$odoo_python" -c 'import odoo' 2>/dev/null; then
+    odoo_run="-m odoo"
+  fi
 }
 
 # Odoo 18.0 from ODOO_SOURCE (a source tarball URL or file, a git URL, or a local source tree;
@@ -116,9 +121,18 @@ PY
   "$base" -m venv "$odoo_home/venv" || die "$base cannot create a virtualenv (on Debian/Ubuntu: apt-get install python3-venv)."
   # some of Odoo's pinned sdists import pkg_resources in their setup.py
   echo "setuptools<75" >"$odoo_home/build-constraints.txt"
+  # python-ldap (only Odoo's optional auth_ldap imports it) needs the LDAP and SASL headers to
+  # build: installed on its own, its pin unchanged, so a machine without them still gets Odoo
+  grep -v '^python-ldap[ =;]' "$tree/requirements.txt" >"$odoo_home/requirements.txt"
+  grep '^python-ldap[ =;]' "$tree/requirements.txt" >"$odoo_home/requirements-ldap.txt" || true
   PIP_CONSTRAINT=$odoo_home/build-constraints.txt "$odoo_home/venv/bin/python" -m pip install \
-    --disable-pip-version-check --progress-bar on -r "$tree/requirements.txt" \
-    || die "Installing Odoo's requirements failed (above): building some of them needs a C compiler and the PostgreSQL, LDAP and SASL headers (Debian/Ubuntu: apt-get install build-essential python3-dev libpq-dev libldap2-dev libsasl2-dev)."
+    --disable-pip-version-check --progress-bar on -r "$odoo_home/requirements.txt" \
+    || die "Installing Odoo's requirements failed (above): building some of them needs a C compiler and the PostgreSQL headers (Debian/Ubuntu: apt-get install build-essential python3-dev libpq-dev)."
+  if [ -s "$odoo_home/requirements-ldap.txt" ] && ! PIP_CONSTRAINT=$odoo_home/build-constraints.txt \
+      "$odoo_home/venv/bin/python" -m pip install --disable-pip-version-check -q -r "$odoo_home/requirements-ldap.txt"; then
+    echo "  python-ldap did not install (above; it needs the LDAP and SASL headers: apt-get install libldap2-dev libsasl2-dev):"
+    echo "  Odoo runs without it, only its optional auth_ldap module cannot be installed."
+  fi
   "$odoo_home/venv/bin/python" -c 'import sysconfig, sys; print(sysconfig.get_paths()["purelib"])' \
     | { read -r site; echo "$tree" >"$site/odoo-18.0-source.pth"; }
   if [ -f "$tree/odoo-bin" ]; then echo "$tree/odoo-bin"; else echo "-m odoo"; fi >"$odoo_home/installed"
