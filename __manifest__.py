@@ -2,7 +2,7 @@
 {
     "name": "Integration Suite",
     "summary": "JSON-2 API, reliable signed outgoing webhooks and safe incoming webhooks",
-    "version": "18.0.1.5.0",
+    "version": "1.6.0",
     "category": "Extra Tools",
     "website": "https://github.com/integration-suite/integration_suite",
     "author": "Integration Suite contributors",
@@ -34,6 +34,7 @@
         "views/integration_trace_views.xml",
         "views/integration_apikey_policy_views.xml",
         "views/integration_menus.xml",
+        "data/integration_series_data.xml",
     ],
     "demo": [
         "demo/integration_suite_demo.xml",

@@ -8,7 +8,7 @@ from odoo import http
 from odoo.exceptions import AccessError
 from odoo.http import request
 
-from .. import dispatch
+from .. import dispatch, series
 from ..dispatch import introspection
 
 # rendered documents kept per process (a full OpenAPI document is ~10 MB for an administrator)
@@ -37,7 +37,7 @@ def _cached(producer):
     env = request.env
     base_url = env["ir.config_parameter"].sudo().get_param("web.base.url", "")
     tag = hashlib.sha256(repr((
-        env.registry.registry_sequence, env.user.groups_id.ids, env.lang,
+        env.registry.registry_sequence, series.user_group_ids(env.user), env.lang,
         request.httprequest.full_path, base_url, _policy() and _policy().fingerprint,
     )).encode()).hexdigest()
     etag = f'"{tag}"'
@@ -59,12 +59,23 @@ def _cached(producer):
     ])
 
 
-class DocController(http.Controller):
+if series.V19:  # 19.0's api_doc (auto-installed) serves the index and model documents: extended
+    from odoo.addons.api_doc.controllers.api_doc import DocController as _NativeDoc
+else:
+    _NativeDoc = http.Controller
+
+
+class DocController(_NativeDoc):
+    """``/doc-bearer``: the index and model documents (19.0's own there, narrowed to a restricted
+    key's models), and the OpenAPI 3.1 document of what the caller may call."""
+
     _doc_route = {"type": "json2", "auth": "bearer", "methods": ["GET", "POST"],
                   "readonly": True, "save_session": False}
 
     @http.route("/doc-bearer/index.json", **_doc_route)
-    def doc_index(self, **kwargs):
+    def doc_bearer_index(self, **kwargs):
+        if series.V19 and _policy() is None:
+            return super().doc_bearer_index()
         _check_doc_access()
         return _cached(lambda base_url: introspection.model_index(request.env, _policy()))
 
@@ -82,7 +93,9 @@ class DocController(http.Controller):
         ))
 
     @http.route("/doc-bearer/<model_name>.json", **_doc_route)
-    def doc_model(self, model_name, **kwargs):
+    def doc_bearer_modec(self, model_name, **kwargs):  # 19.0's name for it
+        if series.V19 and _policy() is None:
+            return super().doc_bearer_modec(model_name)
         _check_doc_access()
         if model_name not in request.env.registry:
             raise NotFound(f"the model {model_name!r} does not exist")

@@ -22,22 +22,21 @@ from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessDenied
 from odoo.http import Response, dispatch_rpc, request, route
 from odoo.modules.registry import Registry
-from odoo.service import security
-from odoo.service.model import check_method_name, execute_cr
-
-from odoo.addons.base.controllers.rpc import (
-    RPC,
-    RPC_FAULT_CODE_CLIENT_ERROR,
-    _check_request,
-    dumps,
-    xmlrpc_handle_exception_int,
-    xmlrpc_handle_exception_string,
-)
 
 from .. import dispatch
 from ..dispatch import restrictions
 from ..models.integration_legacy_client import MAX_SAMPLE_BYTES, refusal_error, refused_from
 from ..patches.http import addon_state
+from ..series.rpc import (
+    RPC,
+    RPC_FAULT_CODE_CLIENT_ERROR,
+    _check_request,
+    check_credentials,
+    dumps,
+    execute,
+    xmlrpc_handle_exception_int,
+    xmlrpc_handle_exception_string,
+)
 from ..tools.api_traffic import USER_AGENT_CHARS, auth_kinds, credential_digest
 from . import traffic
 
@@ -141,7 +140,7 @@ class LegacyCall:
         policy = self.policy
         if policy is None:
             return None
-        security.check(self.db, self.uid, self.secret)  # a wrong password stays 18.0's AccessDenied
+        check_credentials(self.db, self.uid, self.secret)  # a wrong password stays 18.0's AccessDenied
         request.future_response.headers.extend(
             restrictions.admit(policy, self.db, request.httprequest.remote_addr, self.door))
         if policy.model_restricted or policy.read_only:
@@ -172,15 +171,14 @@ class LegacyCall:
 
     def call_read_only(self, policy):
         """18.0's ``object`` dispatch (``dispatch``, ``execute``), in a read-only transaction."""
-        security.check(self.db, self.uid, self.secret)
+        check_credentials(self.db, self.uid, self.secret)
         threading.current_thread().dbname = self.db
         threading.current_thread().uid = self.uid
         registry = Registry(self.db).check_signaling()
         with registry.manage_changes(), registry.cursor() as cr:
-            check_method_name(self.method)
             restrictions.make_read_only(cr)
             try:
-                return execute_cr(cr, self.uid, self.model_name, self.method, *self.args, **self.kwargs)
+                return execute(cr, self.uid, self.model_name, self.method, self.args, self.kwargs)
             except psycopg2.errors.ReadOnlySqlTransaction:
                 raise policy.refuse("the key is read-only and the call tried to write", self.door) from None
 
@@ -195,7 +193,7 @@ class LegacyCall:
         """The error to answer instead of running the call, when the user or key is retired."""
         if not self.uid or self.uid not in self.refusals:
             return None
-        security.check(self.db, self.uid, self.secret)  # a wrong password stays 18.0's AccessDenied
+        check_credentials(self.db, self.uid, self.secret)  # a wrong password stays 18.0's AccessDenied
         day = refused_from(self.refusals, self.uid, self.auth_kind(self.uid)[1])
         if not day or day > datetime.now(timezone.utc).date():
             return None

@@ -17,8 +17,8 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.service import common
 from odoo.service import db as db_service
-from odoo.tools import config
 
+from .. import series
 from ..tools import api_metrics
 from ..tools.api_traffic import traffic
 
@@ -41,7 +41,7 @@ def _registry(db):
         registry = Registry.registries[db]
     except KeyError:
         return None  # not loaded in this process (any more): kept for when it is
-    if registry.in_test_mode() or "integration.legacy.client" not in registry:
+    if series.in_test_mode(registry) or "integration.legacy.client" not in registry:
         return None
     return registry
 
@@ -92,7 +92,7 @@ def client_call(db, client_key, outcome, sample):
 
 
 def metrics_enabled():
-    return config.get("integration_suite_metrics", True) is not False
+    return series.config_flag("integration_suite_metrics")
 
 
 def _labels(registry, model, method):
@@ -109,7 +109,7 @@ def json2_call(request, status):
     if uid and status != 401:
         count_call(request.db, "json2", uid, getattr(request, "integration_key_id", None),
                    request.httprequest.remote_addr)
-    started = getattr(request.dispatcher, "started", None)
+    started = getattr(request.dispatcher, "started", None) or getattr(request, "integration_started", None)
     if started is not None and request.db and metrics_enabled():
         _json, _two, model, method = (request.httprequest.path.split("/", 4)[1:] + ["", "", "", ""])[:4]
         api_metrics.observe_api(request.db, "json2", *_labels(request.registry, model, method), status,

@@ -28,6 +28,7 @@ from werkzeug.exceptions import TooManyRequests
 from odoo import sql_db
 from odoo.exceptions import AccessError
 
+from .. import series
 from .methods import is_readonly
 
 _logger = logging.getLogger(__name__)
@@ -425,6 +426,6 @@ def make_read_only(cr):
     A test cursor is marked read-only too, so that its savepoint is rolled back rather than
     released, as 18.0 does for its read-only test cursors: the test's transaction stays writable.
     """
-    if isinstance(cr, sql_db.TestCursor):
+    if series.is_test_cursor(cr):
         cr.readonly = True
     cr.execute("SET TRANSACTION READ ONLY")

@@ -19,3 +19,4 @@ from . import integration_apikey_policy
 from . import integration_apikey_policy_model
 from . import integration_apikey_rate
 from . import res_users_apikeys_description
+from . import integration_series

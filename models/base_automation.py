@@ -26,6 +26,7 @@ from odoo.tools import SQL, safe_eval
 
 from odoo.addons.base.models.res_users import check_identity
 
+from .. import series
 from ..dispatch import check_secret_access, dumps, error_status, restrictions
 from ..patches.request_body import read_capped_body
 from ..tools import trace_context, webhook_payload
@@ -86,10 +87,11 @@ class WebhookCall:
     rate_headers: list = field(default_factory=list)  # a rate-limited API key's RateLimit headers
 
 
+@series.sql_constraints
 class BaseAutomation(models.Model):
     _name = "base.automation"
-    # the chatter records who added or revealed a signing secret
-    _inherit = ["base.automation", "mail.thread"]
+    # the chatter records who added or revealed a signing secret (19.0's rules have one already)
+    _inherit = ["base.automation"] if series.V19 else ["base.automation", "mail.thread"]
 
     # every /web/hook call looks its rule up by this
     webhook_uuid = fields.Char(index=True)
@@ -190,11 +192,11 @@ class BaseAutomation(models.Model):
         does not move."""
         self.env.registry.clear_cache()
 
-    @api.depends("trigger_field_ids")
+    @api.depends(*(["model_id"] if series.V19 else ["trigger_field_ids"]))  # core's own dependency
     def _compute_trigger(self):
         """18.0 clears the trigger whenever the trigger fields come out empty, as they always do
-        for "On webhook" (it watches no field): picking the model of a new incoming rule wiped
-        the trigger its menu had set."""
+        for "On webhook" (it watches no field), and 19.0 whenever the model changes: picking the
+        model of a new incoming rule wiped the trigger its menu had set."""
         webhook = self.filtered(lambda rule: rule.trigger == "on_webhook")
         for rule in webhook:
             rule.trigger = "on_webhook"

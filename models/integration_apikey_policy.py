@@ -1,6 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
+from .. import series
 from ..dispatch.restrictions import parse_networks
 
 MODEL_ACCESS = [
@@ -17,6 +18,7 @@ PERMISSIONS_BY_ACCESS = {
 }
 
 
+@series.sql_constraints
 class IntegrationApikeyPolicy(models.Model):
     """The restrictions of one API key: they narrow what the key's user may do, never widen it.
 

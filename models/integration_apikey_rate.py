@@ -1,6 +1,9 @@
 from odoo import api, fields, models
 
+from .. import series
 
+
+@series.sql_constraints
 class IntegrationApikeyRate(models.Model):
     """Where each rate-limited key stands (GCRA's theoretical arrival time), shared by all workers.
 

@@ -10,7 +10,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessDenied, AccessError
 from odoo.tools import SQL
 
-from .. import dispatch
+from .. import dispatch, series
 from ..tools.api_traffic import auth_kinds, credential_digest, traffic
 
 DEPRECATION_DATE_PARAM = "integration_suite.legacy_deprecation_date"
@@ -37,6 +37,7 @@ def _http_date(day):
     return datetime.combine(day, time(), tzinfo=timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
+@series.sql_constraints
 class IntegrationLegacyClient(models.Model):
     """One legacy API client and call shape: who still calls ``/xmlrpc``, ``/xmlrpc/2`` or ``/jsonrpc``.
 

@@ -9,6 +9,7 @@ from odoo import _, api, fields, http, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, str2bool
 
+from .. import series
 from ..dispatch import dumps
 from ..tools import trace_context
 from ..tools import webhook_delivery as wd
@@ -148,6 +149,7 @@ class _DeliveryPump(WorkerPump):
         return True
 
 
+@series.sql_constraints
 class IntegrationWebhookDelivery(models.Model):
     """The outbox: one row per event and endpoint, written in the transaction that caused it.
 

@@ -2,11 +2,14 @@ import json
 
 from odoo import api, fields, models
 
+from .. import series
+
 TEST_EVENT = "webhook.test"
 # longer string values (binaries as base64) are cut in the samples shown on the screens
 SAMPLE_VALUE_CHARS = 120
 
 
+@series.sql_constraints
 class IntegrationWebhookEventType(models.Model):
     """An event an endpoint may receive: the ``event_type`` of its deliveries.
 

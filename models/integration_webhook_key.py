@@ -2,9 +2,12 @@ import hashlib
 
 from odoo import api, fields, models
 
+from .. import series
+
 MAX_KEY_LENGTH = 200
 
 
+@series.sql_constraints
 class IntegrationWebhookKey(models.Model):
     """Dedupe keys already run by an incoming-webhook rule.
 

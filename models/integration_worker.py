@@ -276,7 +276,8 @@ class IntegrationWorker(models.AbstractModel):
         self.env.cr.execute(SQL(
             """SELECT c.id, c.active, c.lastcall FROM ir_cron c
                  JOIN ir_act_server a ON a.id = c.ir_actions_server_id
-                WHERE a.model_name = %s AND a.code LIKE %s ORDER BY c.id""",
+                 JOIN ir_model m ON m.id = a.model_id
+                WHERE m.model = %s AND a.code LIKE %s ORDER BY c.id""",
             self._name, WORKER_CODE_PATTERN))
         return self.env.cr.fetchall()
 
@@ -299,7 +300,8 @@ class IntegrationWorker(models.AbstractModel):
             """INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date, write_uid, write_date)
                SELECT slot.id, %(when)s, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
                  FROM (SELECT c.id FROM ir_cron c JOIN ir_act_server a ON a.id = c.ir_actions_server_id
-                        WHERE c.active AND a.model_name = %(model)s AND a.code LIKE %(code)s
+                         JOIN ir_model m ON m.id = a.model_id
+                        WHERE c.active AND m.model = %(model)s AND a.code LIKE %(code)s
                         ORDER BY c.id LIMIT 1) AS slot
                 WHERE NOT %(delayed)s OR NOT EXISTS (
                        SELECT 1 FROM ir_cron_trigger t
@@ -324,7 +326,8 @@ class IntegrationWorker(models.AbstractModel):
                SELECT c.id, clock_timestamp() at time zone 'UTC', %(uid)s, now() at time zone 'UTC',
                       %(uid)s, now() at time zone 'UTC'
                  FROM ir_cron c JOIN ir_act_server a ON a.id = c.ir_actions_server_id
-                WHERE c.active AND a.model_name = %(model)s AND a.code LIKE %(code)s
+                 JOIN ir_model m ON m.id = a.model_id
+                WHERE c.active AND m.model = %(model)s AND a.code LIKE %(code)s
                   AND c.id IS DISTINCT FROM %(own)s""",
             uid=self.env.uid, model=self._name, code=WORKER_CODE_PATTERN, own=self.env.context.get("cron_id"),
         ))

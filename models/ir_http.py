@@ -1,4 +1,5 @@
 import re
+import time
 from collections import OrderedDict
 
 import werkzeug.exceptions
@@ -7,6 +8,8 @@ from odoo import models, tools
 from odoo.exceptions import AccessDenied, AccessError
 from odoo.http import request
 
+from .. import series
+from ..controllers import traffic
 from ..dispatch import restrictions
 
 BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE | re.DOTALL)
@@ -22,6 +25,7 @@ class IrHttp(models.AbstractModel):
     @classmethod
     def _auth_method_bearer(cls):
         """19.0's bearer authentication: cached key checks, stateless, 401 with a challenge."""
+        request.integration_started = time.perf_counter()  # 19.0's own JSON-2 dispatcher keeps no clock
         headers = request.httprequest.headers
         match = BEARER.match(headers.get("Authorization") or "")
         if match:
@@ -116,8 +120,23 @@ class IrHttp(models.AbstractModel):
             werkzeug.exceptions.abort(response)  # as 18.0 answers a body that is not JSON: no error handling
 
     @classmethod
+    def _post_dispatch(cls, response):
+        result = super()._post_dispatch(response)
+        if cls._native_json2():
+            traffic.json2_call(request, response.status_code)
+        return result
+
+    @staticmethod
+    def _native_json2():
+        """A call of 19.0's own JSON-2 door (18.0's is the addon's, whose dispatcher counts its calls)."""
+        return series.V19 and request.httprequest.path.startswith("/json/2/") \
+            and getattr(request.dispatcher, "routing_type", None) == "json2"
+
+    @classmethod
     def _handle_error(cls, exception):
         response = super()._handle_error(exception)
+        if cls._native_json2() and hasattr(response, "status_code"):
+            traffic.json2_call(request, response.status_code)
         if getattr(request, "integration_legacy_door", None) and hasattr(response, "headers"):
             # a JSON-RPC error answer is built without the headers set for the call: the deprecation ones
             request._inject_future_response(response)

@@ -1,12 +1,13 @@
 import hashlib
 import re
 
-from odoo import _, api, fields, models, sql_db, tools
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
+from .. import series
 from ..dispatch.restrictions import build_policy
 from .integration_api_usage import DOORS
 
@@ -115,7 +116,7 @@ class ResUsersApikeys(models.Model):
         row = cr.fetchone()
         if row is None:
             return None
-        if row[1] is not None and isinstance(cr, sql_db.TestCursor):
+        if row[1] is not None and series.is_test_cursor(cr):
             cr.readonly = True  # its savepoint is rolled back, not released, as 18.0's read-only test cursors
         return row[0]
 

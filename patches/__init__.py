@@ -16,18 +16,14 @@ target still exists in the running Odoo and that the README names each one.
 """
 import logging
 
-import odoo
+from .. import series
 
 _logger = logging.getLogger(__name__)
 
 MODULE = "integration_suite"
 
-# (target, kind, why, what breaks without it)
+# (target, kind, why, what breaks without it): the same on both series, then each series' own
 TOUCHES = (
-    ("odoo.http:Request._get_session_and_dbname", "process-wide wrap, server-wide only",
-     "19.0's X-Odoo-Database header: 18.0 picks the database before any addon code runs",
-     "JSON/2 clients that name their database (odoo-client-lib, 19.0 clients) get 404 on "
-     "multi-database servers"),
     ("odoo.http:db_list", "process-wide wrap, server-wide only",
      "the listing of databases that 18.0 makes on every sessionless request, reused for 10 s",
      "one extra PostgreSQL connection per sessionless call without the header"),
@@ -39,15 +35,9 @@ TOUCHES = (
      "leaves the addon's controllers out of the routing of databases that did not install it",
      "a server-wide module's routes serve every database: /metrics, /json/2 (over 18.0's /json/<path>), "
      "the legacy doors' and /web/hook's overrides would answer in stock databases"),
-    ("odoo.addons.base.controllers.rpc:RPC", "inherited controller",
-     "the legacy doors /xmlrpc, /xmlrpc/2, /jsonrpc: inventory, deprecation headers, retirement",
-     "no legacy inventory, no deprecation headers, no retirement"),
     ("odoo.addons.base_automation.controllers.main:BaseAutomationController", "inherited controller",
      "/web/hook/<uuid>: sender authentication, validation, exactly-once, call log",
      "incoming webhooks run on URL secrecy alone, as in 18.0"),
-    ("odoo.addons.web.controllers.json:WebJsonController.web_json", "route shadowed",
-     "/json/2/<model>/<method> is 19.0's JSON-2 door; 18.0 sends /json/<path> to the web client's JSON view",
-     "no JSON/2 door"),
     ("odoo.addons.base.models.ir_http:IrHttp._auth_method_bearer", "inherited model method",
      "19.0's bearer authentication: a per-process key cache, stateless calls, 401 with a challenge; "
      "a restricted key's source address, rate and read-only transaction",
@@ -83,6 +73,38 @@ TOUCHES = (
     ("odoo.addons.base.models.ir_actions:IrActionsServer._get_eval_context", "inherited model method",
      "the code actions of an incoming rule see the validated payload",
      "code actions read the raw request instead of the checked payload"),
+    ("werkzeug.wrappers:Request.get_data", "internal attribute written (_cached_data)",
+     "request bodies read at most to a door's cap, chunked ones included",
+     "a chunked body is read to its end, whatever its size"),
+) + ((
+    ("odoo.addons.rpc.controllers:RPC", "inherited controller",
+     "the legacy doors /xmlrpc, /xmlrpc/2, /jsonrpc: inventory, deprecation headers, retirement",
+     "no legacy inventory, no deprecation headers, no retirement"),
+    ("odoo.addons.rpc.controllers.json2:WebJson2Controller.web_json_2_rpc", "inherited controller",
+     "19.0's own JSON-2 door: a restricted key's call goes through the addon's checks of its models, "
+     "rights and methods",
+     "restricted keys unchecked on /json/2"),
+    ("odoo.addons.api_doc.controllers.api_doc:DocController.doc_bearer_index", "inherited controller",
+     "a restricted key reads the addon's index of what it may call (likewise doc_bearer_modec)",
+     "a restricted key reads the whole index and every model's page"),
+    ("odoo.addons.base.models.res_users:ResUsersApikeys.init", "inherited model method",
+     "adds two columns to Odoo's API key table (created by its init: the ORM adds none to it): the "
+     "revision of the key's restrictions and whether it is read-only, read by each call's key check",
+     "a join on every authenticated call, and a round trip more for read-only keys"),
+    ("odoo.addons.base.models.res_users:ResUsersApikeysDescription.make_key", "inherited model method",
+     "New API Key: the restrictions the owner chose are saved with the key it generates",
+     "a key created with restrictions would be created without them"),
+) if series.V19 else (
+    ("odoo.http:Request._get_session_and_dbname", "process-wide wrap, server-wide only",
+     "19.0's X-Odoo-Database header: 18.0 picks the database before any addon code runs",
+     "JSON/2 clients that name their database (odoo-client-lib, 19.0 clients) get 404 on "
+     "multi-database servers"),
+    ("odoo.addons.base.controllers.rpc:RPC", "inherited controller",
+     "the legacy doors /xmlrpc, /xmlrpc/2, /jsonrpc: inventory, deprecation headers, retirement",
+     "no legacy inventory, no deprecation headers, no retirement"),
+    ("odoo.addons.web.controllers.json:WebJsonController.web_json", "route shadowed",
+     "/json/2/<model>/<method> is 19.0's JSON-2 door; 18.0 sends /json/<path> to the web client's JSON view",
+     "no JSON/2 door"),
     ("odoo.addons.base.models.res_users:APIKeys.init", "inherited model method",
      "adds two columns to 18.0's API key table (created by 18.0's init: the ORM adds none to it): the "
      "revision of the key's restrictions and whether it is read-only, read by each call's key check",
@@ -90,15 +112,12 @@ TOUCHES = (
     ("odoo.addons.base.models.res_users:APIKeyDescription.make_key", "inherited model method",
      "New API Key: the restrictions the owner chose are saved with the key it generates",
      "a key created with restrictions would be created without them"),
-    ("werkzeug.wrappers:Request.get_data", "internal attribute written (_cached_data)",
-     "request bodies read at most to a door's cap, chunked ones included",
-     "a chunked body is read to its end, whatever its size"),
-)
+))
 
 
 def server_wide():
     """Whether the addon is loaded server-wide in this process."""
-    return MODULE in odoo.conf.server_wide_modules
+    return MODULE in series.server_wide_modules()
 
 
 def post_load():

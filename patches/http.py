@@ -23,6 +23,7 @@ import odoo.service.db
 from odoo import http, sql_db
 from odoo.modules.registry import Registry
 
+from .. import series
 from ..dispatch import error_status_and_body
 from . import MODULE
 
@@ -164,9 +165,10 @@ def _wrap(owner, name, wrapper):
 
 def apply():
     """Apply the wraps once per process; ``False`` when they already were."""
-    if getattr(http.Request._get_session_and_dbname, "original", None):
+    if getattr(http.db_list, "original", None):
         return False
-    _wrap(http.Request, "_get_session_and_dbname", _get_session_and_dbname)
+    if not series.V19:  # 19.0 reads X-Odoo-Database itself
+        _wrap(http.Request, "_get_session_and_dbname", _get_session_and_dbname)
     _wrap(http, "db_list", _db_list)
     _wrap(http, "_generate_routing_rules", _generate_routing_rules)
     for name in LISTING_CHANGERS:

@@ -7,10 +7,15 @@ git tracks, the version from the manifest and git history, the dependencies from
 whool has no option for the name, hence its internal build functions, with whool pinned in
 pyproject.toml.
 
+The manifest's version is series-neutral (``1.6.0``: each Odoo series prefixes its own), so the
+series a wheel is built for comes from ``ODOO_SERIES`` (default 18.0): its version is
+``<series>.<manifest version>`` and it requires ``odoo==<series>.*``.
+
 The wheel ships the addon only: the maintainers' tools of the checkout (benchmarks, scripts,
 Odoo-free tests, CI, this backend, linter settings) stay in the repository and the sdist.
 """
 
+import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -55,6 +60,30 @@ def _copy_addon_only(src, dst):
 
 
 _copy_to = buildapi._copy_to
+_get_metadata = buildapi._get_metadata
+
+
+def _series_metadata(addon_dir):
+    """whool's metadata for the series of ``ODOO_SERIES``, the version prefixed with it."""
+    series = os.environ.get("ODOO_SERIES") or "18.0"
+    original = buildapi.load_pyproject_toml
+
+    def load_pyproject_toml(path):
+        data = original(path)
+        data.setdefault("tool", {}).setdefault("whool", {}).setdefault("odoo_series_override", series)
+        return data
+
+    buildapi.load_pyproject_toml = load_pyproject_toml
+    try:
+        metadata = _get_metadata(addon_dir)
+    finally:
+        buildapi.load_pyproject_toml = original
+    if not metadata["Version"].startswith(series + "."):
+        metadata.replace_header("Version", f"{series}.{metadata['Version']}")
+    return metadata
+
+
+buildapi._get_metadata = _series_metadata
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):

@@ -1,7 +1,6 @@
 import { registry } from "@web/core/registry";
 import { cookie } from "@web/core/browser/cookie";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
-import { openIntegrationsScreen } from "@integration_suite/../tests/tours/utils/integration_menu";
+import { openIntegrationsScreen, saveForm } from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /**
  * Integrations › Outgoing Webhooks › Webhook Endpoints: create an endpoint and send a test
@@ -29,7 +28,7 @@ registry.category("web_tour.tours").add("integration_suite_endpoint_tour", {
                 return helpers.edit(cookie.get("integration_suite_tour_receiver"));
             },
         },
-        ...stepUtils.saveForm(),
+        ...saveForm(),
         {
             content: "A new endpoint gets a signing secret and no delivery yet",
             trigger: '.o_field_widget[name="pending_count"]:contains(0)',

@@ -1,7 +1,6 @@
 import { registry } from "@web/core/registry";
 import { cookie } from "@web/core/browser/cookie";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
-import { openIntegrationsScreen } from "@integration_suite/../tests/tours/utils/integration_menu";
+import { openIntegrationsScreen, saveForm } from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /**
  * Integrations › Incoming Webhooks › Incoming Webhook Rules: create an "On webhook" rule on contacts
@@ -56,7 +55,7 @@ registry.category("web_tour.tours").add("integration_suite_incoming_rule_tour", 
                 return helpers.edit(cookie.get("integration_suite_tour_secret"));
             },
         },
-        ...stepUtils.saveForm(),
+        ...saveForm(),
         {
             content: "The saved rule is an 'On webhook' rule",
             trigger: '.o_field_widget[name="trigger"] select:has(option:checked:contains("On webhook"))',

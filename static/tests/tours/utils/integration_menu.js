@@ -1,4 +1,39 @@
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+/**
+ * The steps of web_tour's ``stepUtils.goToAppSteps`` / ``saveForm`` (the same on 18.0 and 19.0),
+ * written here because web_tour's module moved between the series (``@web_tour/tour_service/tour_utils``
+ * on 18.0, ``@web_tour/tour_utils`` on 19.0).
+ */
+export function goToAppSteps(dataMenuXmlid, description) {
+    return [
+        {
+            isActive: ["auto", "community", "desktop"],
+            trigger: ".o_navbar_apps_menu button:enabled",
+            tooltipPosition: "bottom",
+            run: "click",
+        },
+        {
+            isActive: ["community"],
+            trigger: `.o_app[data-menu-xmlid="${dataMenuXmlid}"]`,
+            content: description,
+            tooltipPosition: "right",
+            run: "click",
+        },
+        {
+            isActive: ["enterprise"],
+            trigger: `.o_app[data-menu-xmlid="${dataMenuXmlid}"]`,
+            content: description,
+            tooltipPosition: "bottom",
+            run: "click",
+        },
+    ];
+}
+
+export function saveForm() {
+    return [
+        { isActive: ["auto"], content: "save form", trigger: ".o_form_button_save:enabled", run: "click" },
+        { content: "wait for save completion", trigger: ".o_form_readonly, .o_form_saved" },
+    ];
+}
 
 /**
  * The steps an administrator takes from the home menu to a screen of the Integrations app
@@ -6,7 +41,7 @@ import { stepUtils } from "@web_tour/tour_service/tour_utils";
  * ``section`` and ``entry`` are menu xmlids of integration_suite without the module prefix.
  */
 export function openIntegrationsScreen(entry, section = null) {
-    const steps = [...stepUtils.goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app")];
+    const steps = [...goToAppSteps("integration_suite.menu_integrations", "Open the Integrations app")];
     if (section) {
         steps.push({
             content: `Open the ${section} menu`,
