@@ -15,11 +15,16 @@ odoo_series() {
   "$venv_python" -c 'import odoo.release as r; print(r.serie)' 2>/dev/null || true
 }
 
+# The modules Odoo loads server-wide without the addon (19.0's legacy doors are its rpc module).
+stock_load() {
+  if [ "$series" = 18.0 ]; then echo base,web; else echo base,rpc,web; fi
+}
+
 # Odoo's own addons folders, next to the imported odoo package.
 odoo_addons_path() {
   "$venv_python" - <<'PY'
 import os, odoo
-base = os.path.dirname(os.path.abspath(odoo.__file__))
+base = os.path.abspath(list(odoo.__path__)[0])  # 19.0's odoo is a namespace package
 paths = [os.path.join(base, "addons"), os.path.join(os.path.dirname(base), "addons")]
 print(",".join(p for p in paths if os.path.isdir(os.path.join(p, "web"))
                or os.path.isdir(os.path.join(p, "base"))))

