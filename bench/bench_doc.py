@@ -21,8 +21,9 @@ from server import BenchServer  # noqa: E402
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
 
 MAKE_USER = """
+from odoo.addons.integration_suite.series import GROUPS_FIELD
 user = env["res.users"].create({"name": "doc reader", "login": "doc_reader",
-                                "groups_id": [(6, 0, [env.ref("base.group_user").id])]})
+                                GROUPS_FIELD: [(6, 0, [env.ref("base.group_user").id])]})
 print("KEY=" + env["res.users.apikeys"].with_user(user).sudo()._generate("rpc", "bench", None))
 env.cr.commit()
 """

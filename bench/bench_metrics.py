@@ -38,7 +38,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="is-bench-metrics-") as shared, BenchServer(workers=2) as srv:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
         scraper_key = srv.shell(
-            'user = env["res.users"].create({"name": "Prometheus", "login": "prometheus", "groups_id": '
+            'from odoo.addons.integration_suite.series import GROUPS_FIELD; '
+            'user = env["res.users"].create({"name": "Prometheus", "login": "prometheus", GROUPS_FIELD: '
             '[(6, 0, [env.ref("base.group_portal").id, env.ref("integration_suite.group_metrics").id])]}); '
             'print("KEY=" + env["res.users.apikeys"].with_user(user).sudo()._generate("rpc", "scrape", None)); '
             'env.cr.commit()').split("KEY=")[1].split()[0]

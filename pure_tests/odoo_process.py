@@ -15,6 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 CONF = os.environ.get("INTEGRATION_SUITE_ODOO_CONF")
 ODOO = os.environ.get("INTEGRATION_SUITE_ODOO_BIN")
 AVAILABLE = bool(CONF and ODOO)
+# the Odoo series of `make test` (ODOO_SERIES) and what it loads server-wide without the addon
+SERIES = os.environ.get("ODOO_SERIES") or "18.0"
+STOCK_LOAD = "base,web" if SERIES == "18.0" else "base,rpc,web"
 _shared = {}
 
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import uuid
 
+import odoo_process as op
 import pytest
 
 CONF = os.environ.get("INTEGRATION_SUITE_ODOO_CONF")
@@ -31,6 +32,6 @@ def test_install_and_uninstall_without_demo():
     assert done.returncode == 0, done.stderr[-3000:]
     assert " ERROR " not in done.stderr, done.stderr[-3000:]
     # Odoo refuses to uninstall a module its own process loads server-wide (make test's configuration)
-    done = _odoo("shell", "-d", db, "--no-http", "--load=base,web", stdin=UNINSTALL)
+    done = _odoo("shell", "-d", db, "--no-http", f"--load={op.STOCK_LOAD}", stdin=UNINSTALL)
     assert "STATE=uninstalled" in done.stdout, (done.stdout + done.stderr)[-3000:]
     assert " ERROR " not in done.stderr, done.stderr[-3000:]

@@ -31,11 +31,12 @@ partner = env["res.partner"].create({"name": "multi target"})
 """
 
 SETUP = HOOK_RULE + """
+from odoo.addons.integration_suite.series import GROUPS_FIELD
 admin = env.ref("base.user_admin")
-admin.groups_id |= env.ref("integration_suite.group_metrics")
+admin.write({GROUPS_FIELD: [(4, env.ref("integration_suite.group_metrics").id)]})
 key = env["res.users.apikeys"].with_user(admin).sudo()._generate("rpc", "multi-database", None)
 retired = env["res.users"].create({"name": "Retired", "login": "retired", "password": "retired-pass",
-                                   "groups_id": [(6, 0, [env.ref("base.group_user").id])]})
+                                   GROUPS_FIELD: [(6, 0, [env.ref("base.group_user").id])]})
 env["integration.legacy.retirement"].create({"user_id": retired.id})
 env.cr.commit()
 print("SETUP", key, retired.id, rule.webhook_uuid, partner.id)
@@ -98,8 +99,8 @@ def servers(tmp_path_factory):
     stock_uuid, stock_partner = _setup(stock, STOCK_SETUP)
     servers = {"addon": addon, "stock": stock, "key": key, "retired": int(retired_id), "uuid": rule_uuid,
                "partner": int(partner_id), "stock_uuid": stock_uuid, "stock_partner": int(stock_partner),
-               "wide": _server(tmp, "wide", "--load=base,web,integration_suite"),
-               "plain": _server(tmp, "plain", "--load=base,web"), "tmp": tmp}
+               "wide": _server(tmp, "wide", f"--load={op.STOCK_LOAD},integration_suite"),
+               "plain": _server(tmp, "plain", f"--load={op.STOCK_LOAD}"), "tmp": tmp}
     try:
         _wait(servers["wide"].http_port)
         _wait(servers["plain"].http_port)
@@ -134,7 +135,7 @@ def test_legacy_doors_answer_for_every_database(servers):
     """No cookie, no dbfilter: the legacy calls are served without a database and name theirs."""
     wide, addon, stock = servers["wide"], servers["addon"], servers["stock"]
     version = _xmlrpc(wide, "common", "version")
-    assert version.status_code == 200 and _result(version)["server_serie"] == "18.0", version.text
+    assert version.status_code == 200 and _result(version)["server_serie"] == op.SERIES, version.text
     assert "Deprecation" not in version.headers, "a call that names no database is 18.0's"
     for db, password, observed in ((addon, servers["key"], True), (stock, "admin", False)):
         login = _xmlrpc(wide, "common", "authenticate", db, "admin", password, {})
@@ -252,12 +253,12 @@ def test_after_uninstalling_the_database_answers_as_stock(servers):
     """Every door used, the addon uninstalled: the database answers as on a stock server."""
     addon = servers["addon"]
     # Odoo refuses to uninstall a module its own process loads server-wide: the shell loads base and web
-    done = op.odoo("shell", "-d", addon, "--no-http", "--load=base,web", stdin=UNINSTALL)
+    done = op.odoo("shell", "-d", addon, "--no-http", f"--load={op.STOCK_LOAD}", stdin=UNINSTALL)
     assert "SETUP uninstalled" in done.stdout, (done.stdout + done.stderr)[-3000:]
     op.stop(servers["wide"])
     op.stop(servers["plain"])
-    servers["wide"] = _server(servers["tmp"], "wide-after", "--load=base,web,integration_suite")
-    servers["plain"] = _server(servers["tmp"], "plain-after", "--load=base,web")
+    servers["wide"] = _server(servers["tmp"], "wide-after", f"--load={op.STOCK_LOAD},integration_suite")
+    servers["plain"] = _server(servers["tmp"], "plain-after", f"--load={op.STOCK_LOAD}")
     _wait(servers["wide"].http_port)
     _wait(servers["plain"].http_port)
     tables = op.query(addon, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'integration\\_%%'")

@@ -23,8 +23,9 @@ CALLS = 200
 SECONDS = 10.0
 
 MAKE_KEY = """
+from odoo.addons.integration_suite.series import GROUPS_FIELD
 user = env["res.users"].create({"name": "Burst bot", "login": "burst_bot_%(tag)s",
-                                "groups_id": [(6, 0, [env.ref("base.group_user").id])]})
+                                GROUPS_FIELD: [(6, 0, [env.ref("base.group_user").id])]})
 key = env["res.users.apikeys"].with_user(user).sudo()._generate(None, "burst", None)
 env.cr.execute("SELECT id FROM res_users_apikeys WHERE user_id = %%s", [user.id])
 env["integration.apikey.policy"].create({"key_id": env.cr.fetchone()[0], "rate_limit": %(limit)s})

@@ -16,6 +16,7 @@ import subprocess
 import time
 import uuid
 
+import odoo_process as op
 import pytest
 import requests
 
@@ -26,9 +27,10 @@ pytestmark = pytest.mark.skipif(not (CONF and ODOO), reason="needs the Odoo set 
 BURST = 24
 
 MAKE_KEYS = """
+from odoo.addons.integration_suite.series import GROUPS_FIELD
 for login in ("revoked_key", "archived_user"):
     user = env["res.users"].create({"name": login, "login": login,
-                                    "groups_id": [(6, 0, [env.ref("base.group_user").id])]})
+                                    GROUPS_FIELD: [(6, 0, [env.ref("base.group_user").id])]})
     key = env["res.users.apikeys"].with_user(user).sudo()._generate("rpc", "revocation test", None)
     print("KEY", login, user.id, key)
 env.cr.commit()
@@ -93,7 +95,7 @@ def server(tmp_path_factory):
     log = open(tmp_path_factory.mktemp("odoo") / "odoo.log", "w")  # noqa: SIM115 - closed with the tmp dir
     process = subprocess.Popen(
         [ODOO, "-c", CONF, "-d", db, f"--db-filter=^{db}$", "--workers=2", "--max-cron-threads=0",
-         "--load=base,web,integration_suite", f"--http-port={port}", "--log-level=warn"],
+         f"--load={op.STOCK_LOAD},integration_suite", f"--http-port={port}", "--log-level=warn"],
         stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 120

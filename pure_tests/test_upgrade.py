@@ -98,6 +98,10 @@ def test_upgrade_from_previous_release_keeps_data_and_secrets(tmp_path):
         pytest.fail("the upgrade test needs the git history of the checkout")
     commit, old_version = _previous_release()
     assert commit, "no earlier release in the history"
+    series = os.environ.get("ODOO_SERIES") or "18.0"
+    if old_version.count(".") == 4 and not old_version.startswith(series + "."):
+        pytest.skip(f"the previous release ({old_version}) installs on {old_version[:4]} only: moving a database "
+                    f"to {series} is Odoo's upgrade, not this addon's")
     # the previous release's addon, exported from git, under its technical name
     old_addons = tmp_path / "addons"
     (old_addons / "integration_suite").mkdir(parents=True)

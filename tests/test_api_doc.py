@@ -1,8 +1,10 @@
 import requests
 
+from odoo import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .. import series
 from .common import IntegrationHttpCase, require_test_tool
 
 
@@ -111,7 +113,7 @@ class TestOdooClientLib(IntegrationHttpCase):
     def setUpClass(cls):
         cls.odoolib = require_test_tool("odoolib", "odoo-client-lib")
         super().setUpClass()
-        cls.user.groups_id += cls.env.ref("base.group_partner_manager")
+        cls.user.write({series.GROUPS_FIELD: [Command.link(cls.env.ref("base.group_partner_manager").id)]})
 
     def connection(self):
         host, port = self.base_url().split("//")[1].split(":")

@@ -13,8 +13,7 @@ from odoo.service.common import RPC_VERSION_1
 from odoo.tests import tagged
 from odoo.tools import json_default, mute_logger
 
-from odoo.addons.base.controllers.rpc import dumps as xmlrpc_dumps
-
+from ..series.rpc import dumps as xmlrpc_dumps
 from .common import IntegrationHttpCase, require_test_tool
 
 UA = "legacy-inventory-test/1.0"

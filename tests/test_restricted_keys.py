@@ -8,13 +8,14 @@ from unittest import mock
 
 import requests
 
-from odoo import api, fields, sql_db
+from odoo import Command, api, fields, sql_db
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import config, mute_logger
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
 
+from .. import series
 from ..dispatch import is_readonly, public_method_names, restrictions
 from ..dispatch import methods as dispatch_methods
 from ..dispatch.restrictions import READ_METHODS, claim_size, method_class
@@ -444,7 +445,7 @@ class TestOtherDoors(RestrictedKeyCase):
 
     @mute_logger(LOGGER, "odoo.http")
     def test_metrics(self):
-        self.bot.groups_id += self.env.ref("integration_suite.group_metrics")
+        self.bot.write({series.GROUPS_FIELD: [Command.link(self.env.ref("integration_suite.group_metrics").id)]})
 
         def scrape(key):
             return requests.get(self.base_url() + "/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=60)

@@ -4,14 +4,14 @@ import json
 import socket
 import uuid
 import xmlrpc.client
+from unittest import skipIf
 
 import requests
 
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .. import dispatch
-from ..controllers.json2 import MAX_BODY_SIZE
+from .. import dispatch, series
 from .common import COUNT_RUNS, IntegrationHttpCase, make_webhook_rule
 
 ADDON = "integration_suite"
@@ -160,12 +160,15 @@ class TestChunkedBodies(IntegrationHttpCase):
         if res is not None:
             self.assertEqual(res.status_code, status, res.text[:500])
 
+    @skipIf(series.V19, "19.0's own JSON-2 door reads the whole body: the addon's cap is 18.0's door's")
     def test_json2_with_a_key_stops_at_the_cap(self):
+        from ..controllers.json2 import MAX_BODY_SIZE  # noqa: PLC0415 - 18.0 only
+
         self._assert_refused_early("/json/2/res.partner/search", MAX_BODY_SIZE, 413,
                                    {"Authorization": f"bearer {self.admin_key}"})
 
     def test_json2_without_a_key_reads_nothing(self):
-        self._assert_refused_early("/json/2/res.partner/search", MAX_BODY_SIZE, 401)
+        self._assert_refused_early("/json/2/res.partner/search", 64 * 1024 * 1024, 401)
 
     def test_incoming_webhook_stops_at_the_rule_cap(self):
         rule = make_webhook_rule(self.env, COUNT_RUNS, webhook_max_body_size=1024)
