@@ -51,6 +51,10 @@ TOUCHES = (
      "stateless; answers broken legacy request framing with a 400; raises a restricted key's refusal "
      "(18.0's _authenticate would turn it into a bare AccessDenied)",
      "no signature check on form bodies; header calls would save a session"),
+    ("odoo.addons.base.models.ir_http:IrHttp._post_dispatch", "inherited model method",
+     "19.0's own JSON-2 calls counted and timed for the metrics and the traffic view (on 18.0 the "
+     "addon's JSON/2 dispatcher counts them; nothing is done there)",
+     "19.0's JSON-2 calls missing from /metrics and the JSON/2 share"),
     ("odoo.addons.base.models.ir_http:IrHttp._handle_error", "inherited model method",
      "the legacy doors' deprecation headers on their error answers too",
      "errors of legacy calls lack Deprecation and Sunset"),
