@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server import ROOT, BenchServer  # noqa: E402
+from server import ROOT, BenchServer, _bash  # noqa: E402
 from side_server import SideServer, compare  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -33,7 +33,7 @@ FIELDS = ["name", "email", "country_id"]
 
 def stock_database(srv):
     """A database with the addon's dependencies only, and an API key of its admin."""
-    subprocess.run([srv.odoo, "-c", srv.conf, "-d", STOCK_DB, "-i", "base_automation", "--without-demo=all",
+    subprocess.run([srv.odoo, "-c", srv.conf, "-d", STOCK_DB, "-i", "base_automation", *_bash("no_demo_args").split(),
                     "--stop-after-init"], check=True, capture_output=True)
     done = subprocess.run(
         [srv.odoo, "shell", "-c", srv.conf, "-d", STOCK_DB, "--no-http"], check=True, capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""Start a throwaway PostgreSQL + Odoo 18.0 with the addon for a benchmark, from the repository.
+"""Start a throwaway PostgreSQL + Odoo (of ``ODOO_SERIES``, 18.0 by default) with the addon for a benchmark.
 
 Used as a context manager: ``with BenchServer(workers=2) as srv: srv.url, srv.db, srv.key``.
 """
@@ -37,6 +37,7 @@ class BenchServer:
         self.tmp = Path(tempfile.mkdtemp(prefix="is-bench-", dir=ROOT / ".run" if (ROOT / ".run").is_dir() else None))
         self.tmp.chmod(0o755)  # the postgres user owns the cluster inside
         self.odoo = _bash("odoo_bin")
+        self.series = _bash("echo $series")
         self.addons = _bash("stage_addon")
         self.pg_port = _bash("free_port")
         self.http_port = int(_bash("free_port"))
@@ -48,18 +49,18 @@ class BenchServer:
             f"addons_path = {_bash('odoo_addons_path')},{self.addons}\n"
             f"data_dir = {self.tmp / 'data'}\nhttp_port = {self.http_port}\n"
             "log_level = warn\nmax_cron_threads = 1\n"
-            "server_wide_modules = base,web,integration_suite\n"  # as the README sets a server up
+            f"server_wide_modules = {_bash('stock_load')},integration_suite\n"  # as the README sets a server up
         )
         self.proc = None
         # benchmarks go without demo data: its automation rules and queued deliveries would be measured too
-        install = subprocess.run([self.odoo, "-c", self.conf, "-d", self.db, "-i", "integration_suite",
-                                  *([] if self.demo else ["--without-demo=all"]), "--stop-after-init"],
-                                 capture_output=True, text=True)
+        demo = _bash("demo_args" if self.demo else "no_demo_args").split()
+        install = subprocess.run([self.odoo, "-c", self.conf, "-d", self.db, "-i", "integration_suite", *demo,
+                                  "--stop-after-init"], capture_output=True, text=True)
         if install.returncode:
             self.__exit__()
             sys.exit(f"installing integration_suite failed:\n{install.stderr[-5000:]}")
         for name, modules in self.extra_dbs.items():
-            subprocess.run([self.odoo, "-c", self.conf, "-d", name, "-i", modules, "--without-demo=all",
+            subprocess.run([self.odoo, "-c", self.conf, "-d", name, "-i", modules, *_bash("no_demo_args").split(),
                             "--stop-after-init"], check=True, capture_output=True)
         if self.api_key:
             self.key = self.shell(

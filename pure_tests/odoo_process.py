@@ -18,6 +18,8 @@ AVAILABLE = bool(CONF and ODOO)
 # the Odoo series of `make test` (ODOO_SERIES) and what it loads server-wide without the addon
 SERIES = os.environ.get("ODOO_SERIES") or "18.0"
 STOCK_LOAD = "base,web" if SERIES == "18.0" else "base,rpc,web"
+# what loads demo data into a new database (19.0 loads none unless told)
+DEMO_ARGS, NO_DEMO_ARGS = ((), ("--without-demo=all",)) if SERIES == "18.0" else (("--with-demo",), ())
 _shared = {}
 
 
@@ -105,7 +107,7 @@ def shared_db():
     """A database with the addon installed (no demo data), made once per test session."""
     if "db" not in _shared:
         name = f"is_pure_{uuid.uuid4().hex[:8]}"
-        done = odoo("-d", name, "-i", "integration_suite", "--without-demo=all", "--stop-after-init")
+        done = odoo("-d", name, "-i", "integration_suite", *NO_DEMO_ARGS, "--stop-after-init")
         assert done.returncode == 0, done.stderr[-3000:]
         _shared["db"] = name
     return _shared["db"]

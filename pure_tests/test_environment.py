@@ -26,8 +26,11 @@ WERKZEUG_PINS = {"3.10": ["Werkzeug==2.0.2", "MarkupSafe==2.0.1", "requests==2.2
 
 
 def _bash(script, env=None, timeout=900):
+    """``script`` with the scripts' functions, for Odoo 18.0 (what finding and installing Odoo do is
+    the same for each series; these tests name 18.0's files and pins), whichever series runs them."""
     return subprocess.run(["bash", "-c", f"source {ROOT}/scripts/common.sh; {script}"], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+                          text=True, timeout=timeout, env={**os.environ, "ODOO_SERIES": "18.0", **(env or {})},
+                          check=False)
 
 
 def _freeze(python):
@@ -116,7 +119,7 @@ def test_a_shell_wrapper_odoo_runs_with_the_environment_python(tmp_path):
     Python (where the addon's requirements are), not through the wrapper."""
     wrapper = _shell_wrapper(tmp_path / "bin", sys.executable)
     env = {"RUN_DIR": str(tmp_path / "run"), "PYTHON": sys.executable, "ODOO_BIN": "",
-           "PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
+           "PATH": f"{wrapper.parent}:{os.environ['PATH']}", "ODOO_SERIES": os.environ.get("ODOO_SERIES", "18.0")}
     done = _bash('ensure_env >&2 && echo "$odoo_run" && echo "$venv" && cat "$odoo_wrapper"', env)
     assert done.returncode == 0, done.stderr[-3000:]
     odoo_run, venv, *script = done.stdout.splitlines()

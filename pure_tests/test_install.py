@@ -28,7 +28,7 @@ def _odoo(*args, stdin=None):
 
 def test_install_and_uninstall_without_demo():
     db = f"is_nodemo_{uuid.uuid4().hex[:8]}"
-    done = _odoo("-d", db, "-i", "integration_suite", "--without-demo=all", "--stop-after-init")
+    done = _odoo("-d", db, "-i", "integration_suite", *op.NO_DEMO_ARGS, "--stop-after-init")
     assert done.returncode == 0, done.stderr[-3000:]
     assert " ERROR " not in done.stderr, done.stderr[-3000:]
     # Odoo refuses to uninstall a module its own process loads server-wide (make test's configuration)

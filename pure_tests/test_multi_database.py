@@ -93,7 +93,7 @@ def servers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("multi")
     addon, stock = f"is_multi_{uuid.uuid4().hex[:8]}", f"is_plain_{uuid.uuid4().hex[:8]}"
     for db, modules in ((addon, "integration_suite"), (stock, "base_automation")):
-        done = op.odoo("-d", db, "-i", modules, "--without-demo=all", "--stop-after-init")
+        done = op.odoo("-d", db, "-i", modules, *op.NO_DEMO_ARGS, "--stop-after-init")
         assert done.returncode == 0, done.stderr[-3000:]
     key, retired_id, rule_uuid, partner_id = _setup(addon, SETUP)
     stock_uuid, stock_partner = _setup(stock, STOCK_SETUP)
@@ -187,13 +187,19 @@ def test_json2_doc_metrics_and_hooks_with_the_header(servers):
     assert op.query(addon, "SELECT ref FROM res_partner WHERE id = %s", [servers["partner"]]) == [("hooked",)]
     missing = requests.post(_url(wide, "/json/2/res.partner/search_count"), json={}, timeout=60,
                             headers={"X-Odoo-Database": "no_such_database_here"})
-    assert missing.status_code == 404 and missing.json()["name"] == "werkzeug.exceptions.NotFound", missing.text
-    # the stock database named in the header: 18.0 ignores the header, so no database is selected
-    for path in ("/json/2/res.partner/search_count", "/metrics", "/doc-bearer/index.json"):
+    if op.SERIES == "18.0":
+        assert missing.status_code == 404 and missing.json()["name"] == "werkzeug.exceptions.NotFound", missing.text
+        # the stock database named in the header: 18.0 ignores the header, so no database is selected
+        expected = {"/json/2/res.partner/search_count": 404, "/metrics": 404, "/doc-bearer/index.json": 404}
+    else:  # 19.0 selects the header's database itself (its own 404 page), where JSON-2 and /doc-bearer are its own
+        assert missing.status_code == 404, missing.text
+        expected = {"/json/2/res.partner/search_count": 401, "/metrics": 404, "/doc-bearer/index.json": 401}
+    for path, status in expected.items():
         answer = requests.post(_url(wide, path), json={}, timeout=60, headers={"X-Odoo-Database": stock})
-        assert answer.status_code == 404, (path, answer.status_code)
+        assert answer.status_code == status, (path, answer.status_code)
     log = servers["wide"].log_file.read_text()
-    for line in ("Database or registry unusable", "Exception during request handling"):
+    # (19.0's own X-Odoo-Database tries the registry of the missing database: its warning)
+    for line in ("Database or registry unusable",) * (op.SERIES == "18.0") + ("Exception during request handling",):
         assert line not in log, log[-3000:]
 
 

@@ -86,7 +86,7 @@ def _burst(port, db, key):
 def server(tmp_path_factory):
     """A prefork server (2 workers) with the addon loaded server-wide, and two users' keys."""
     db = f"is_revoke_{uuid.uuid4().hex[:8]}"
-    done = _odoo("-d", db, "-i", "integration_suite", "--without-demo=all", "--stop-after-init")
+    done = _odoo("-d", db, "-i", "integration_suite", *op.NO_DEMO_ARGS, "--stop-after-init")
     assert done.returncode == 0, done.stderr[-3000:]
     done = _odoo("shell", "-d", db, "--no-http", stdin=MAKE_KEYS)
     keys = {line.split()[1]: line.split()[2:] for line in done.stdout.splitlines() if line.startswith("KEY ")}

@@ -15,6 +15,7 @@ import subprocess
 import tarfile
 import uuid
 
+import odoo_process as op
 import pytest
 
 CONF = os.environ.get("INTEGRATION_SUITE_ODOO_CONF")
@@ -120,7 +121,7 @@ def test_upgrade_from_previous_release_keeps_data_and_secrets(tmp_path):
         options.write(handle)
 
     db = f"is_upgrade_{uuid.uuid4().hex[:8]}"
-    done = _odoo(str(old_conf), "-d", db, "-i", "integration_suite", "--stop-after-init")
+    done = _odoo(str(old_conf), "-d", db, "-i", "integration_suite", *op.DEMO_ARGS, "--stop-after-init")
     assert done.returncode == 0, done.stderr[-3000:]
     before = _snapshot(str(old_conf), db)
     assert before["version"].endswith(old_version)

@@ -192,7 +192,7 @@ def test_deliveries_queued_while_no_worker_is_active_raise_one_alarm(receiver):
     """Core deactivated the worker's cron (repeated failures): the responsible user gets one activity."""
     db = op.shared_db()
     alarms = ("SELECT user_id, count(*) FROM mail_activity "
-              f"WHERE activity_type_id = ({ALARM_TYPE}) GROUP BY user_id")
+              f"WHERE active AND activity_type_id = ({ALARM_TYPE}) GROUP BY user_id")  # 19.0 archives done ones
     admin = op.query(db, "SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'user_admin'")[0][0]
     op.shell(db, WORKER_SLOTS + "slots.write({'active': False})\nenv.cr.commit()\n")
     try:

@@ -20,6 +20,14 @@ stock_load() {
   if [ "$series" = 18.0 ]; then echo base,web; else echo base,rpc,web; fi
 }
 
+# What makes Odoo load demo data into a new database (19.0 loads none unless told).
+demo_args() {
+  [ "$series" = 18.0 ] || echo --with-demo
+}
+no_demo_args() {
+  [ "$series" != 18.0 ] || echo --without-demo=all
+}
+
 # Odoo's own addons folders, next to the imported odoo package.
 odoo_addons_path() {
   "$venv_python" - <<'PY'

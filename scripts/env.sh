@@ -146,8 +146,10 @@ PY
   grep -qE "^version_info = \(${series%.0}, 0," "$tree/odoo/release.py" || die "$source is not Odoo $series ($tree/odoo/release.py)."
   echo "  creating its Python environment (.run/odoo-$series/venv) and installing Odoo's requirements.txt..."
   "$base" -m venv "$odoo_home/venv" || die "$base cannot create a virtualenv (on Debian/Ubuntu: apt-get install python3-venv)."
-  # some of Odoo's pinned sdists import pkg_resources in their setup.py
-  echo "setuptools<75" >"$odoo_home/build-constraints.txt"
+  # some of Odoo's pinned sdists import pkg_resources in their setup.py; gevent (the long-polling
+  # process of a multi-worker server) asks pkg_resources for zope.event and zope.interface, which
+  # does not find the newest releases (their metadata's normalized names): not pinned by Odoo
+  printf '%s\n' "setuptools<75" "zope.event<5" "zope.interface<7" >"$odoo_home/build-constraints.txt"
   # python-ldap (only Odoo's optional auth_ldap imports it) needs the LDAP and SASL headers to
   # build: installed on its own, its pin unchanged, so a machine without them still gets Odoo
   grep -v '^python-ldap[ =;]' "$tree/requirements.txt" >"$odoo_home/requirements.txt"

@@ -22,7 +22,7 @@ scripts/pg.sh start "$pg_dir" "$pg_port"
 write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-i18n-$$"
 db=integration_suite_i18n
 log=$run_dir/i18n-$$.log
-"$odoo_wrapper" -c "$conf" -d "$db" -i integration_suite --without-demo=all --no-http --stop-after-init >"$log" 2>&1 \
+"$odoo_wrapper" -c "$conf" -d "$db" -i integration_suite $(no_demo_args) --no-http --stop-after-init >"$log" 2>&1 \
   || { tail -50 "$log"; exit 1; }
 mkdir -p i18n
 pot=i18n/integration_suite.pot

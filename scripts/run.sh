@@ -76,13 +76,13 @@ log=$run_dir/run-install.log
 case $state in
   missing)
     echo "Creating database '$db' with demo data and installing integration_suite (about a minute)..."
-    args=(-i integration_suite) ;;
+    args=(-i integration_suite $(demo_args)) ;;
   installed)
     echo "Upgrading integration_suite in database '$db'..."
     args=(-u integration_suite) ;;
   *)
     echo "Installing integration_suite in database '$db' (it was $state)..."
-    args=(-i integration_suite) ;;
+    args=(-i integration_suite $(demo_args)) ;;
 esac
 "$odoo_wrapper" -c "$conf" -d "$db" "${args[@]}" --stop-after-init --no-http >"$log" 2>&1 \
   || { tail -40 "$log" >&2; die "Installing integration_suite in '$db' failed (above; the whole log is $log)."; }
