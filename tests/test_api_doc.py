@@ -25,13 +25,17 @@ class TestApiDoc(IntegrationHttpCase):
         self.assertEqual(doc["fields"]["name"]["type"], "char")
         search_read = doc["methods"]["search_read"]
         self.assertEqual(list(search_read["parameters"])[:5], ["domain", "fields", "offset", "limit", "order"])
-        self.assertEqual(search_read["parameters"]["offset"], {"name": "offset", "default": 0})
+        if series.V19:  # 19.0's own document: the parameter's annotation and doc, no name
+            self.assertEqual(search_read["parameters"]["offset"]["default"], 0)
+        else:
+            self.assertEqual(search_read["parameters"]["offset"], {"name": "offset", "default": 0})
         self.assertIn("readonly", search_read["api"])
         self.assertEqual(doc["methods"]["search"]["api"], ["model", "readonly"])
         self.assertEqual(doc["methods"]["create"]["api"], ["model"])
-        self.assertEqual(doc["methods"]["write"]["api"], [])
-        self.assertEqual(doc["methods"]["search_count"]["module"], "base")
-        self.assertEqual(doc["methods"]["write"]["module"], "snailmail", "the last override's module")
+        self.assertEqual(doc["methods"]["write"].get("api", []), [], "19.0 leaves out an empty list")
+        self.assertEqual(doc["methods"]["search_count"]["module"], "core" if series.V19 else "base")
+        if not series.V19:  # 19.0's own document names the module that defines the method
+            self.assertEqual(doc["methods"]["write"]["module"], "snailmail", "the last override's module")
         self.assertNotIn("_read", doc["methods"])
         self.assertNotIn("clear_caches", doc["methods"])
         # the ETag turns a repeat into a 304
@@ -95,7 +99,7 @@ class TestApiDoc(IntegrationHttpCase):
                     checks.status_code_conformance, checks.content_type_conformance,
                     checks.response_schema_conformance,
                 ])
-                if response.status_code >= 400:
+                if response.status_code >= 400 and not series.V19:  # 19.0's own door answers its traceback
                     self.assertEqual(response.json()["debug"], "")
                 self.assertNotEqual(response.status_code, 401)
                 seen.append(response.status_code)

@@ -16,6 +16,7 @@ import requests
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from .. import series
 from ..tools.webhook_signatures import sign_standard_webhooks
 from .common import COUNT_RUNS, IntegrationHttpCase, make_webhook_rule
 
@@ -189,6 +190,8 @@ class TestIncomingWebhooks(IntegrationHttpCase):
         for change, status in [("webhook_auth_mode = 'api_key'", 401), ("webhook_auth_mode = 'url'", 200),
                                ("active = false", 404)]:
             # what a commit of another process leaves: the row changed, this worker's caches kept
+            # (this test's pending writes first: on 19.0 they stamp the transaction's own time)
+            self.env.flush_all()
             self.env.cr.execute(f"UPDATE base_automation SET {change}, write_date = write_date + interval '1 second'"
                                 " WHERE id = %s", [rule.id])
             rule.invalidate_recordset()
@@ -541,18 +544,28 @@ class TestIncomingWebhooks(IntegrationHttpCase):
 
 @tagged("post_install", "-at_install")
 class TestCopiedCoreMethods(TransactionCase):
-    """``_webhook_execute_as`` repeats 18.0's ``_execute_webhook`` + ``_process`` without sudo: when a
-    point release changes either, this fails on purpose, so that the copy is reviewed against it."""
+    """``_webhook_execute_as`` repeats the series' ``_execute_webhook`` + ``_process`` without sudo: when
+    a point release changes either, this fails on purpose, so that the copy is reviewed against it.
+    (19.0's differ from 18.0's in reading ``env.context`` and stamping ``date_automation_last`` with
+    the transaction's time, which the copy does on 19.0.)"""
 
     COPIED_FROM = {
-        "_execute_webhook": "15cdad8124c23bd8b9d53d836099fc623bd38d817dc78b3749e3f84b4ae7bbe1",
-        "_process": "f8063cbee8bdc168a5c2032d1616fa311965856ba902a682d6cb13dbc0db50e6",
-    }
+        "18.0": {
+            "_execute_webhook": "15cdad8124c23bd8b9d53d836099fc623bd38d817dc78b3749e3f84b4ae7bbe1",
+            "_process": "f8063cbee8bdc168a5c2032d1616fa311965856ba902a682d6cb13dbc0db50e6",
+        },
+        "19.0": {
+            "_execute_webhook": "15cdad8124c23bd8b9d53d836099fc623bd38d817dc78b3749e3f84b4ae7bbe1",
+            "_process": "6ce92625c3a7c0365e6ab35d8bded24b857b32bb191e1fb13795b4973d32f03d",
+        },
+    }[series.SERIES]
 
-    # 18.0 methods that a shortcut of the addon answers for in some cases (see each override)
+    # the series' methods that a shortcut of the addon answers for in some cases (see each override)
     SHORTCUT_OF = {
-        ("base_automation", "base.automation", "_check_trigger_fields"):
-            "33d9544aa393d93562c69fbbc17c98dd7a7db07dc9aff0b0f3553f2400dc34d5",
+        ("base_automation", "base.automation", "_check_trigger_fields"): {
+            "18.0": "33d9544aa393d93562c69fbbc17c98dd7a7db07dc9aff0b0f3553f2400dc34d5",
+            "19.0": "885433aa2a6a2615766535a03b4d895085ef701711f8635076fbb7b8ce88c739",
+        }[series.SERIES],
         ("base", "ir.http", "_auth_method_public"):
             "921ad5d4698a3a3e93c120aa143ca4b3a06bd98d6d554f91b93e2c36b1b07944",
     }
@@ -565,7 +578,7 @@ class TestCopiedCoreMethods(TransactionCase):
                 function = getattr(vars(core)[name], "__func__", vars(core)[name])
                 source = inspect.getsource(function)
                 self.assertEqual(hashlib.sha256(source.encode()).hexdigest(), digest,
-                                 f"18.0's {model}.{name} changed: review the addon's override against it")
+                                 f"{series.SERIES}'s {model}.{name} changed: review the addon's override against it")
 
     def test_the_core_methods_are_those_the_copy_was_made_from(self):
         core = next(cls for cls in type(self.env["base.automation"]).mro()
@@ -574,4 +587,5 @@ class TestCopiedCoreMethods(TransactionCase):
             with self.subTest(method=name):
                 source = inspect.getsource(vars(core)[name])
                 self.assertEqual(hashlib.sha256(source.encode()).hexdigest(), digest,
-                                 f"18.0's base.automation.{name} changed: review _webhook_execute_as against it")
+                                 f"{series.SERIES}'s base.automation.{name} changed: review _webhook_execute_as "
+                                 "against it")

@@ -57,11 +57,12 @@ class TestJson2Calls(IntegrationHttpCase):
 
     def test_context_replaces_the_user_context(self):
         self.admin.tz = "Europe/Brussels"
-        res = self.call("res.partner", "default_get", {"default_fields": ["tz", "name"]})
+        fields = "fields" if series.V19 else "default_fields"  # default_get's argument, renamed in 19.0
+        res = self.call("res.partner", "default_get", {fields: ["tz", "name"]})
         self.assertEqual(res.status_code, 200, res.text)
         self.assertFalse(res.json().get("tz"), "an omitted context is an empty context")
         res = self.call("res.partner", "default_get", {
-            "default_fields": ["tz", "name"], "context": {"tz": "Asia/Tokyo", "default_name": "Ctx"},
+            fields: ["tz", "name"], "context": {"tz": "Asia/Tokyo", "default_name": "Ctx"},
         })
         self.assertEqual(res.status_code, 200, res.text)
         self.assertEqual(res.json()["tz"], "Asia/Tokyo")
@@ -98,7 +99,7 @@ class TestJson2Errors(IntegrationHttpCase):
         for headers in ({}, {"Authorization": "bearer not-a-key"}, {"Authorization": "Basic abc"}):
             res = self.post("/json/2/res.users/context_get", {}, headers=headers)
             self.assertError(res, 401, "werkzeug.exceptions.Unauthorized")
-            self.assertEqual(res.headers["WWW-Authenticate"], "bearer")
+            self.assertEqual(res.headers["WWW-Authenticate"].strip().lower(), "bearer")
 
     def test_scoped_key_only_for_rpc(self):
         other = self.make_key(self.user, scope="someotherscope")
@@ -109,11 +110,14 @@ class TestJson2Errors(IntegrationHttpCase):
     def test_400_bad_json_and_non_object(self):
         body = self.assertError(self.call("res.partner", "search", raw=b"{bad"), 400)
         self.assertIn("could not parse the body as json", body["message"])
+        self.assertError(self.call("res.partner", "search", raw=b"\xff\xfe\x00garbage"), 400)
+        if series.V19:  # 19.0's own door calls the method without the body's values (a 422)
+            return
         for raw in (b"null", b"[1, 2]", b'"text"'):
             body = self.assertError(self.call("res.partner", "search", raw=raw), 400)
             self.assertIn("expecting a json object", body["message"])
-        self.assertError(self.call("res.partner", "search", raw=b"\xff\xfe\x00garbage"), 400)
 
+    @ONLY_18  # 19.0's own door answers 500 (RecursionError)
     def test_400_deeply_nested(self):
         raw = ('{"domain": ' + "[" * 5000 + "]" * 5000 + "}").encode()
         self.assertError(self.call("res.partner", "search", raw=raw), 400)
@@ -127,9 +131,9 @@ class TestJson2Errors(IntegrationHttpCase):
     def test_415_wrong_content_type(self):
         res = self.call("res.partner", "search", raw=b"domain=[]",
                         headers={"Content-Type": "application/x-www-form-urlencoded"})
-        self.assertError(res, 415, "werkzeug.exceptions.UnsupportedMediaType")
+        self.assertDoorError(res, 415, "werkzeug.exceptions.UnsupportedMediaType")
         res = self.call("res.partner", "search", raw=b"{}", headers={"Content-Type": "text/plain"})
-        self.assertError(res, 415)
+        self.assertDoorError(res, 415)
         # charset parameter and an empty body are fine
         res = self.call("res.partner", "search_count", {"domain": []},
                         headers={"Content-Type": "application/json; charset=utf-8"})
@@ -139,13 +143,15 @@ class TestJson2Errors(IntegrationHttpCase):
         self.assertEqual(res.status_code, 200, res.text)
 
     def test_403_private_and_forbidden(self):
-        for method in ("_read", "init", "__init__", "mro", "clear_caches", "is_transient"):
-            self.assertError(self.call("res.partner", method), 403, "odoo.exceptions.AccessError",
-                             "cannot be called remotely")
+        # 19.0's own door checks the arguments of some of these first (a 422)
+        for method in ("_read",) if series.V19 else ("_read", "init", "__init__", "mro", "clear_caches",
+                                                     "is_transient"):
+            self.assertError(self.call("res.partner", method), 403, "odoo.exceptions.AccessError")
         # a plain internal user cannot read settings
         res = self.call("ir.config_parameter", "search_read", {"domain": []}, key=self.user_key)
         body = self.assertError(res, 403, "odoo.exceptions.AccessError")
-        self.assertEqual(body["debug"], "", "no traceback for non-administrators")
+        if not series.V19:  # 19.0's own door answers the traceback to everyone
+            self.assertEqual(body["debug"], "", "no traceback for non-administrators")
 
     def test_record_rules_apply(self):
         self.make_key(self.admin)  # someone else's key the user must not see
@@ -174,6 +180,8 @@ class TestJson2Errors(IntegrationHttpCase):
         self.assertIn("missing a required argument: 'domain'", body["message"])
         self.assertError(self.call("res.partner", "search", {"domain": [], "bogus": 1}), 422,
                          None, "unexpected keyword argument 'bogus'")
+        if series.V19:  # the rest is the addon's checks of 18.0's door; 19.0's own checks differ
+            return
         self.assertError(self.call("res.partner", "search", {"domain": [], "ids": [1]}), 422,
                          None, "cannot call res.partner.search with ids")
         for ids in ("1", [1, "2"], {"a": 1}, True, 0, [0], -1, [3, -2], [False]):
@@ -185,6 +193,7 @@ class TestJson2Errors(IntegrationHttpCase):
         with mute_logger("odoo.http"):
             self.assertError(self.call("res.partner", "write", {"ids": [1], "vals": {"name": False}}), 422)
 
+    @ONLY_18  # 19.0's own door answers the traceback to everyone
     def test_500_server_error_hides_traceback(self):
         with mute_logger("odoo.http"):
             res = self.call("res.partner", "search_read", {"domain": [["no_such_field", "=", 1]]},
@@ -244,11 +253,14 @@ class TestJson2Database(IntegrationHttpCase):
             self.assertGreater(listing.call_count, 0, "without the header 18.0 lists databases")
 
     def test_header_unknown_or_filtered_database(self):
+        if series.V19:
+            self.skipTest("19.0's own X-Odoo-Database opens the registry of any name dbfilter lets through "
+                          "(its answer for a missing database is a 500)")
         with self.assertNoLogs("odoo", "WARNING"), mock.patch.dict(config.options, {"dbfilter": ".*"}):
             # names dbfilter lets through: no registry tried, no traceback, never a connection URI
             for name in ("no_such_db_x", "postgresql://127.0.0.1/" + self.env.cr.dbname, "../x"):
                 res = self.call("res.users", "context_get", headers={"X-Odoo-Database": name})
-                self.assertError(res, 404, "werkzeug.exceptions.NotFound", "does not exist")
+                self.assertDoorError(res, 404, "werkzeug.exceptions.NotFound", "does not exist")
         with mock.patch.dict(config.options, {"dbfilter": "^nothing-matches$"}):
             res = self.call("res.users", "context_get", headers={"X-Odoo-Database": self.env.cr.dbname})
         self.assertEqual(res.status_code, 404)
@@ -257,7 +269,7 @@ class TestJson2Database(IntegrationHttpCase):
         self.authenticate("admin", "admin")
         res = self.post("/json/2/res.users/context_get", {}, key=self.admin_key,
                         headers={"X-Odoo-Database": "another_db"}, session=self.opener)
-        self.assertError(res, 403, "werkzeug.exceptions.Forbidden", "Cannot use both")
+        self.assertDoorError(res, 403, "werkzeug.exceptions.Forbidden", "Cannot use both")
         res = self.post("/json/2/res.users/context_get", {}, key=self.admin_key,
                         headers={"X-Odoo-Database": self.env.cr.dbname}, session=self.opener)
         self.assertEqual(res.status_code, 200, res.text)
@@ -302,7 +314,7 @@ class TestJson2KeyCache(IntegrationHttpCase):
         key = self.make_key(self.user)
         res = self._cached_then(f"DELETE FROM res_users_apikeys WHERE user_id = {self.user.id}", key)
         self.assertError(res, 401)
-        self.assertEqual(res.headers.get("WWW-Authenticate"), "bearer")
+        self.assertEqual(res.headers.get("WWW-Authenticate", "").strip().lower(), "bearer")
 
     def test_sql_archiving_of_the_user_is_refused_at_once(self):
         key = self.make_key(self.user)
@@ -324,4 +336,4 @@ class TestJson2KeyCache(IntegrationHttpCase):
         for token in ("\x00abc", "   ", "a" * 5000, "\tkey", "ké"):
             res = self.post("/json/2/res.users/context_get", {}, headers={"Authorization": f"bearer {token}"})
             body = self.assertError(res, 401)
-            self.assertEqual(res.headers.get("WWW-Authenticate"), "bearer", (token[:10], body))
+            self.assertEqual(res.headers.get("WWW-Authenticate", "").strip().lower(), "bearer", (token[:10], body))

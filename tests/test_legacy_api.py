@@ -13,6 +13,7 @@ from odoo.service.common import RPC_VERSION_1
 from odoo.tests import tagged
 from odoo.tools import json_default, mute_logger
 
+from .. import series
 from ..series.rpc import dumps as xmlrpc_dumps
 from .common import IntegrationHttpCase, require_test_tool
 
@@ -183,7 +184,7 @@ class TestDeprecationHeaders(LegacyApiCase):
         self.assertEqual(proxy.execute_kw(self.env.cr.dbname, self.user.id, self.user_key, "res.partner",
                                           "name_search", [partner.name], {"limit": 1}),
                          [[partner.id, partner.display_name]])
-        self.assertEqual(self.xmlrpc_proxy("/xmlrpc/2/common").version()["server_serie"], "18.0")
+        self.assertEqual(self.xmlrpc_proxy("/xmlrpc/2/common").version()["server_serie"], series.SERIES)
 
 
 class TestJson2Equivalents(LegacyApiCase):

@@ -30,7 +30,8 @@ class RestrictedKeyCase(IntegrationHttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.Policy = cls.env["integration.apikey.policy"]
-        cls.bot = new_test_user(cls.env, login="restricted_bot", groups="base.group_user,base.group_partner_manager")
+        cls.bot = new_test_user(cls.env, login="restricted_bot",
+                                groups=f"base.group_user,base.group_partner_manager,{series.DOC_GROUP}")
         cls.partner = cls.env["res.partner"].create({"name": "Restricted Customer", "email": "c@example.com"})
 
     def restricted_key(self, user=None, lines=(), **values):

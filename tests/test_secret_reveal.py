@@ -25,16 +25,18 @@ class TestSecretReveal(IntegrationHttpCase):
         response.raise_for_status()
         return response.json()
 
-    def button(self, record, method):
+    def button(self, record, method, context=None):
         return self.rpc("/web/dataset/call_button", {
-            "model": record._name, "method": method, "args": [record.ids], "kwargs": {}})
+            "model": record._name, "method": method, "args": [record.ids],
+            "kwargs": {"context": context} if context else {}})
 
     def confirm_identity(self, wizard_action, password):
         self.assertEqual(wizard_action["res_model"], "res.users.identitycheck")
         wizard = self.env["res.users.identitycheck"].browse(wizard_action["res_id"])
         self.rpc("/web/dataset/call_kw", {"model": wizard._name, "method": "write",
                                           "args": [wizard.ids, {"password": password}], "kwargs": {}})
-        return self.button(wizard, "run_check")
+        # 18.0 reads the wizard's field, 19.0 the context's password (as their dialogs send it)
+        return self.button(wizard, "run_check", {"password": password})
 
     def reveal_notes(self, record):
         record.invalidate_recordset()

@@ -198,12 +198,13 @@ class TestBrokenFraming(IntegrationHttpCase):
         rule = make_webhook_rule(self.env, COUNT_RUNS)
         key = (f"Authorization: bearer {self.admin_key}",)
         with self.assertNoLogs("odoo", "ERROR"):
-            status, body = self._send("/json/2/res.partner/search_count", key)
-            self.assertEqual(status, 400, body)
-            self.assertEqual(json.loads(body)["name"], "werkzeug.exceptions.BadRequest")
-            self.assertIn("malformed", json.loads(body)["message"])
-            status, body = self._send("/doc-bearer/openapi.json", key)
-            self.assertEqual((status, json.loads(body)["name"]), (400, "werkzeug.exceptions.BadRequest"), body)
+            if not series.V19:  # 19.0's json2 routes read no chunked body (their methods see no argument)
+                status, body = self._send("/json/2/res.partner/search_count", key)
+                self.assertEqual(status, 400, body)
+                self.assertEqual(json.loads(body)["name"], "werkzeug.exceptions.BadRequest")
+                self.assertIn("malformed", json.loads(body)["message"])
+                status, body = self._send("/doc-bearer/openapi.json", key)
+                self.assertEqual((status, json.loads(body)["name"]), (400, "werkzeug.exceptions.BadRequest"), body)
             status, body = self._send(f"/web/hook/{rule.webhook_uuid}")
             self.assertEqual((status, json.loads(body)["status"]), (400, "error"), body)
             status, body = self._send("/xmlrpc/2/object")
@@ -304,7 +305,7 @@ class TestDocBearerEdges(IntegrationHttpCase):
         self.assertEqual(hidden, {}, "fields listed that the user's fields_get hides")
         users = next(entry for entry in index["models"] if entry["model"] == "res.users")
         restricted = [name for name, field in self.env["res.users"]._fields.items()
-                      if not field.is_accessible(self.env(user=self.user))]
+                      if not series.field_readable(self.env["res.users"].with_user(self.user), field)]
         self.assertTrue(restricted, "res.users has fields a plain user may not read (groups)")
         self.assertFalse(set(restricted) & set(users["fields"]))
 
@@ -376,6 +377,7 @@ class TestRetriedRequests(IntegrationHttpCase):
         partner.invalidate_recordset()
         self.assertEqual(partner.ref, "1")
 
+    @skipIf(series.V19, "the addon's JSON/2 dispatcher of 18.0; an unrestricted key's call is 19.0's own there")
     def test_a_json2_call_retried_after_a_concurrency_error_keeps_its_body(self):
         from unittest import mock
 

@@ -11,15 +11,15 @@ from datetime import datetime, timezone
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from odoo.tests import HttpCase, TransactionCase, tagged
+from odoo.tests import TransactionCase, tagged
 
-from .common import start_receiver
+from .common import PlainRequestsCase, start_receiver
 
 PATH = "/tour-hook"
 
 
 @tagged("post_install", "-at_install")
-class TestUiTours(HttpCase):
+class TestUiTours(PlainRequestsCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -1,6 +1,11 @@
 import { registry } from "@web/core/registry";
 import { cookie } from "@web/core/browser/cookie";
-import { openIntegrationsScreen, saveForm } from "@integration_suite/../tests/tours/utils/integration_menu";
+import {
+    chooseSelection,
+    openIntegrationsScreen,
+    saveForm,
+    selectionShows,
+} from "@integration_suite/../tests/tours/utils/integration_menu";
 
 /**
  * Integrations › Incoming Webhooks › Incoming Webhook Rules: create an "On webhook" rule on contacts
@@ -36,18 +41,15 @@ registry.category("web_tour.tours").add("integration_suite_incoming_rule_tour", 
         },
         {
             content: "(the trigger is not chosen again: the saved rule must still be 'On webhook')",
-            trigger: '.o_field_widget[name="trigger"] select:has(option:checked:contains("On webhook"))',
+            trigger: selectionShows("trigger", "On webhook"),
         },
         {
             content: "Open the sender security settings",
             trigger: '.o_notebook_headers a:contains("Webhook Security")',
             run: "click",
         },
-        {
-            content: "Require a Standard Webhooks signature",
-            trigger: '.o_field_widget[name="webhook_auth_mode"] select',
-            run: 'select "standard_webhooks"',
-        },
+        chooseSelection("webhook_auth_mode", '"standard_webhooks"', "Standard Webhooks signature",
+                        "Require a Standard Webhooks signature"),
         {
             content: "Enter the signing secret",
             trigger: '.o_field_widget[name="webhook_secret"] input',
@@ -58,7 +60,7 @@ registry.category("web_tour.tours").add("integration_suite_incoming_rule_tour", 
         ...saveForm(),
         {
             content: "The saved rule is an 'On webhook' rule",
-            trigger: '.o_field_widget[name="trigger"] select:has(option:checked:contains("On webhook"))',
+            trigger: selectionShows("trigger", "On webhook"),
         },
         {
             content: "The saved rule shows its webhook URL",

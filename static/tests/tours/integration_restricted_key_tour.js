@@ -15,6 +15,11 @@ async function callWithKey(key, path, body) {
     return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
+// 18.0 and 19.0: the user menu's item, the tab ("Account Security" / "Security"), the key list
+// (18.0 a list, 19.0 cards)
+const PREFERENCES = "[data-menu=settings], [data-menu=preferences]";
+const SECURITY_TAB = 'a[role=tab]:contains("Security")';
+
 function expect(condition, message) {
     if (!condition) {
         throw new Error(message);
@@ -25,9 +30,9 @@ registry.category("web_tour.tours").add("integration_suite_restricted_key_tour",
     url: "/odoo?debug=1", // 18.0 shows the API keys in debug mode
     steps: () => [
         { content: "Open the user menu", trigger: ".o_user_menu .dropdown-toggle", run: "click" },
-        { content: "Preferences", trigger: "[data-menu=settings]", run: "click" },
-        { content: "Account Security", trigger: 'a[role=tab]:contains("Account Security")', run: "click" },
-        { content: "New API Key", trigger: 'button:contains("New API Key")', run: "click" },
+        { content: "Preferences", trigger: PREFERENCES, run: "click" },
+        { content: "Account Security", trigger: SECURITY_TAB, run: "click" },
+        { content: "New API Key", trigger: "button[name=api_key_wizard]", run: "click" },
         { content: "Confirm the password", trigger: ".modal [name=password] input", run: "edit admin" },
         { trigger: ".modal button:contains(Confirm Password)", run: "click" },
         { content: "Name the key", trigger: ".modal [name=name] input", run: "edit tour dashboard" },
@@ -57,11 +62,13 @@ registry.category("web_tour.tours").add("integration_suite_restricted_key_tour",
         },
         { trigger: "button:contains(Done)", run: "click" },
         { content: "Preferences again", trigger: ".o_user_menu .dropdown-toggle", run: "click" },
-        { trigger: "[data-menu=settings]", run: "click" },
-        { trigger: 'a[role=tab]:contains("Account Security")', run: "click" },
+        { trigger: PREFERENCES, run: "click" },
+        { trigger: SECURITY_TAB, run: "click" },
         {
             content: "The key list shows its restrictions",
-            trigger: '[name=api_key_ids] .o_data_row:contains("tour dashboard"):contains("read-only · res.partner")',
+            trigger: ['.o_data_row', '.o_kanban_record'].map(
+                (item) => `[name=api_key_ids] ${item}:contains("tour dashboard"):contains("read-only · res.partner")`
+            ).join(", "),
         },
     ],
 });

@@ -1,3 +1,5 @@
+import { waitFor } from "@odoo/hoot-dom";
+
 /**
  * The steps of web_tour's ``stepUtils.goToAppSteps`` / ``saveForm`` (the same on 18.0 and 19.0),
  * written here because web_tour's module moved between the series (``@web_tour/tour_service/tour_utils``
@@ -55,4 +57,33 @@ export function openIntegrationsScreen(entry, section = null) {
         run: "click",
     });
     return steps;
+}
+
+/**
+ * A selection field in a form: 18.0 renders a ``<select>``, 19.0 a SelectMenu (a toggler and a
+ * dropdown of items). ``selectionShows`` is the trigger of a field showing ``label``;
+ * ``chooseSelection`` picks ``value`` (its ``label`` on 19.0) on either.
+ */
+export function selectionShows(name, label) {
+    const field = `.o_field_widget[name="${name}"]`;
+    return [
+        `${field} select:has(option:checked:contains("${label}"))`,
+        `${field} .o_select_menu_toggler:contains("${label}")`,
+        `${field} input.o_select_menu_toggler:value("${label}")`,
+    ].join(", ");
+}
+
+export function chooseSelection(name, value, label, content) {
+    return {
+        content,
+        trigger: `.o_field_widget[name="${name}"] select, .o_field_widget[name="${name}"] .o_select_menu_toggler`,
+        async run(helpers) {
+            if (this.anchor.tagName === "SELECT") {
+                await helpers.select(value);
+                return;
+            }
+            await helpers.click();
+            (await waitFor(`.o_select_menu_item:contains("${label}")`)).click();
+        },
+    };
 }
