@@ -23,7 +23,7 @@ from odoo.exceptions import AccessDenied
 from odoo.http import Response, dispatch_rpc, request, route
 from odoo.modules.registry import Registry
 
-from .. import dispatch
+from .. import dispatch, series
 from ..dispatch import restrictions
 from ..models.integration_legacy_client import MAX_SAMPLE_BYTES, refusal_error, refused_from
 from ..patches.http import addon_state
@@ -306,8 +306,13 @@ class LegacyRpcController(RPC):
             status = 429  # a fault clients can read, and the status and headers every HTTP stack knows
             response = dumps(xmlrpc.client.Fault(RPC_FAULT_CODE_CLIENT_ERROR if door == "/xmlrpc/2"
                                                  else "TooManyRequests", error.description))
-        except Exception as error:  # noqa: BLE001 - the protocol's fault, as 18.0 answers it
-            response = handle_exception(error)
+        except Exception as error:  # noqa: BLE001 - the protocol's fault, as the series answers it
+            fault = Response(response=handle_exception(error), mimetype="text/xml")
+            if series.V19:  # 19.0 raises it with its answer attached: Odoo logs it and answers the fault
+                request._inject_future_response(fault)  # as is: the call's deprecation headers now
+                error.error_response = fault
+                raise
+            return fault
         return Response(response=response, mimetype="text/xml", status=status)
 
     @route()

@@ -3,6 +3,7 @@ import weakref
 
 from odoo.release import version
 
+from .. import series
 from .methods import method_description, public_method_names
 from .serialize import to_jsonable
 
@@ -43,7 +44,7 @@ def model_index(env, policy=None):
                 "model": model._name,
                 "name": model._description,
                 "fields": {name: {"string": field.string} for name, field in model._fields.items()
-                           if field.is_accessible(env)},  # 19.0: only the fields the user may read
+                           if series.field_readable(model, field)},  # as 19.0: only the fields the user may read
                 "methods": callable_methods(model, policy),
             }
             for model in readable_models(env, policy=policy)

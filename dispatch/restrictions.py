@@ -57,6 +57,11 @@ class KeyRateLimited(TooManyRequests):
         return super().get_headers(environ, scope) + self.headers
 
 
+# 19.0's own JSON-2 door names an error after its class: clients see werkzeug's, as on 18.0
+KeyRateLimited.__module__ = TooManyRequests.__module__
+KeyRateLimited.__name__ = KeyRateLimited.__qualname__ = TooManyRequests.__name__
+
+
 @dataclass(frozen=True)
 class ModelGrant:
     permissions: frozenset

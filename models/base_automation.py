@@ -348,7 +348,7 @@ class BaseAutomation(models.Model):
         rule = self.browse(row[0])
         if kept and kept[:2] == row:
             for field, value in zip(self._webhook_call_fields(), kept[2], strict=True):
-                self.env.cache.insert_missing(rule, field, (value,))
+                series.cache_insert_missing(rule, field, (value,))
         return rule
 
     @tools.ormcache("self.env.lang")
@@ -596,8 +596,8 @@ class BaseAutomation(models.Model):
         records = records.with_env(env).exists()
         if not records:
             raise ValidationError(_("No record to run the automation on was found."))
-        if "date_automation_last" in records._fields:
-            records.date_automation_last = fields.Datetime.now()
+        if "date_automation_last" in records._fields:  # each series' _process: 19.0 stamps the transaction's time
+            records.date_automation_last = env.cr.now() if series.V19 else fields.Datetime.now()
         for action in rule.action_server_ids.with_env(env):
             for record in records:
                 action.with_context(

@@ -165,7 +165,7 @@ class IntegrationWebhookDelivery(models.Model):
     endpoint_id = fields.Many2one(
         "integration.webhook.endpoint", required=True, ondelete="cascade", index=True, readonly=True)
     action_id = fields.Many2one("ir.actions.server", ondelete="set null", readonly=True)
-    model = fields.Char(readonly=True)
+    model = fields.Char(string="Model Name", readonly=True)
     res_id = fields.Many2oneReference(model_field="model", readonly=True)
     event_type = fields.Char(readonly=True)
     webhook_id = fields.Char(

@@ -100,7 +100,7 @@ class IrActionsServer(models.Model):
     def _run_action_webhook(self, eval_context=None):
         """Queue one delivery for ``active_id`` in the current transaction (nothing is sent now)."""
         model, field_names, endpoint_id, name = self._webhook_config(self.id)
-        record = self.env[model].browse(self._context.get("active_id"))
+        record = self.env[model].browse(self.env.context.get("active_id"))
         if not record:
             return
         if not endpoint_id and self.webhook_url:

@@ -3,6 +3,7 @@ import time
 from collections import OrderedDict
 
 import werkzeug.exceptions
+from werkzeug.datastructures import WWWAuthenticate
 
 from odoo import models, tools
 from odoo.exceptions import AccessDenied, AccessError
@@ -33,7 +34,7 @@ class IrHttp(models.AbstractModel):
             keys = request.env["res.users.apikeys"]
             found = keys._authenticate_key(scope="rpc", key=match.group(1).strip(), read_only_here=True)
             if not found:
-                raise werkzeug.exceptions.Unauthorized("Invalid apikey")
+                raise cls._integration_unauthorized("Invalid apikey")
             uid, key_id, revision = found
             if request.env.uid and request.env.uid != uid:
                 raise AccessDenied(request.env._("Session user does not match the used apikey."))
@@ -43,19 +44,23 @@ class IrHttp(models.AbstractModel):
             if revision:
                 cls._integration_restrict_bearer(keys._integration_policy(key_id, revision))
         elif not request.env.uid:
-            raise werkzeug.exceptions.Unauthorized(
-                "User not authenticated, use an API Key with a Bearer Authorization header."
-            )
+            raise cls._integration_unauthorized(
+                "User not authenticated, use an API Key with a Bearer Authorization header.")
         elif not (
             headers.get("Sec-Fetch-Dest") == "document"
             and headers.get("Sec-Fetch-Mode") == "navigate"
             and headers.get("Sec-Fetch-Site") in ("none", "same-origin")
             and headers.get("Sec-Fetch-User") == "?1"
         ):
-            raise werkzeug.exceptions.Unauthorized(
-                'Missing "Authorization" or Sec-headers for interactive usage.'
-            )
+            raise cls._integration_unauthorized('Missing "Authorization" or Sec-headers for interactive usage.')
         cls._auth_method_user()
+
+    @staticmethod
+    def _integration_unauthorized(message):
+        """A 401 with 19.0's own challenge (19.0's JSON-2 door copies it to the answer); 18.0's is
+        added by the addon's JSON/2 dispatcher."""
+        challenge = WWWAuthenticate("bearer") if series.V19 else None
+        return werkzeug.exceptions.Unauthorized(message, www_authenticate=challenge)
 
     @classmethod
     def _integration_restrict_bearer(cls, policy):

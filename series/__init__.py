@@ -54,6 +54,22 @@ def is_test_cursor(cr):
 
 # the groups field of res.users (renamed in 19.0)
 GROUPS_FIELD = "group_ids" if V19 else "groups_id"
+# who may read /doc-bearer: on 18.0 the addon's group (implied for internal users), on 19.0
+# api_doc's own (administrators, unless given to others)
+DOC_GROUP = "api_doc.group_allow_doc" if V19 else "integration_suite.group_api_doc"
+
+
+def field_readable(model, field):
+    """Whether the user of ``model``'s environment may read ``field`` (its ``groups``)."""
+    return model._has_field_access(field, "read") if V19 else field.is_accessible(model.env)
+
+
+def cache_insert_missing(records, field, values):
+    """Put ``values`` of ``field`` in the cache of the records that have none (19.0: the field's own API)."""
+    if V19:
+        field._insert_cache(records, values)
+    else:
+        records.env.cache.insert_missing(records, field, values)
 
 
 def user_group_ids(user):
@@ -94,7 +110,11 @@ def load_data(env):
     if not os.path.isdir(folder):
         _logger.warning("integration_suite has no data for Odoo %s", SERIES)
         return
+    # as the manifest's data: on install, records of other modules marked noupdate are written too
+    # (base.group_user's implied groups)
+    state = env["ir.module.module"].search([("name", "=", MODULE)]).state
+    mode = "init" if state == "to install" else "update"
     for name in sorted(os.listdir(folder)):
         if name.endswith(".xml"):
-            convert_file(env, MODULE, f"series/{SERIES}/{name}", {}, mode="update", noupdate=False,
+            convert_file(env, MODULE, f"series/{SERIES}/{name}", {}, mode=mode, noupdate=False,
                          pathname=os.path.join(MODULE, "series", SERIES, name))
