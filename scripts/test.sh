@@ -44,13 +44,19 @@ write_conf "$conf" "$pg_port" "$addons_dir" "$run_dir/data-test-$$" "http_port =
   "server_wide_modules = $(stock_load),integration_suite"
 db=integration_suite_test
 echo "Installing integration_suite (with demo data) into a fresh database on Odoo $(odoo_series)..."
-"$odoo_wrapper" -c "$conf" -d "$db" -i integration_suite --stop-after-init >"$run_dir/install-$$.log" 2>&1 \
+"$odoo_wrapper" -c "$conf" -d "$db" -i integration_suite $(demo_args) --stop-after-init >"$run_dir/install-$$.log" 2>&1 \
   || { tail -50 "$run_dir/install-$$.log"; exit 1; }
 rm -f "$run_dir/install-$$.log"
 
 # the checkout itself (with its git history: the upgrade test installs the previous release from it)
 export INTEGRATION_SUITE_ODOO_CONF=$conf INTEGRATION_SUITE_ODOO_BIN=$odoo_wrapper INTEGRATION_SUITE_SOURCE=$root \
   INTEGRATION_SUITE_RUNTIME_ODOO_BIN=$venv-runtime/bin/odoo
+# on 19.0, the 18.0 environment of an earlier `make test` (when there is one): the schema the addon
+# owns on 18.0 is compared with 19.0's (pure_tests/test_series_upgrade.py)
+if [ "$series" = 19.0 ] && [ "$(python_series "$run_dir/env/bin/python")" = 18.0 ]; then
+  export INTEGRATION_SUITE_ODOO18_BIN=$run_dir/env/bin/odoo \
+    INTEGRATION_SUITE_ODOO18_ADDONS=$(venv_python=$run_dir/env/bin/python odoo_addons_path)
+fi
 set +e
 # from the folder named integration_suite: pytest-odoo derives the module from its real name;
 # -rs: every skipped test on a line of its own, with its reason
