@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make core-tests`: Odoo 18.0's own tests of what the addon touches, on a stock database and with
+# `make core-tests`: Odoo's own tests (of ODOO_SERIES) of what the addon touches, on a stock database and with
 # the addon installed and loaded server-wide (scripts/core_suites.py), on a throwaway cluster.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
